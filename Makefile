@@ -1,0 +1,126 @@
+# jibri-pipeline -- plain GNU make + pkg-config.
+#
+#   make            build build/jibri-pipeline and build/jibri-finalize
+#   make run        build and run the daemon on local defaults (./var)
+#   make test       build and run every test (unit + system); ends "N passed, M failed"
+#   make asan       the same tree built with AddressSanitizer + UBSan (build/asan/)
+#   make bench      benchmarks (remux, finalize, S3 upload)
+#   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DESTDIR ?=
+
+# SANITIZER=address,undefined builds into build/asan with the sanitizers.
+SANITIZER ?=
+ifeq ($(SANITIZER),)
+BUILD ?= build
+else
+BUILD ?= build/asan
+endif
+
+PKGS := libavformat libavcodec libavutil libcurl openssl jansson libsystemd
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+override CFLAGS += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	-DJP_VERSION=\"$(VERSION)\" -DJP_SYSCONFDIR=\"$(SYSCONFDIR)\"
+ifneq ($(SANITIZER),)
+override CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+# Library flags are only asked for when compiling: "make deps" must run first
+# on a fresh machine, before pkg-config exists.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
+
+MAIN_SRC := src/main.c
+LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGS := $(BUILD)/jibri-pipeline $(BUILD)/jibri-finalize
+
+.PHONY: all deps deps-test deps-bench run test unit asan bench install clean fuzz
+all: $(PROGS)
+
+deps:
+	@scripts/deps build
+deps-test:
+	@scripts/deps test
+deps-bench:
+	@scripts/deps bench
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/finalize.o: finalize/finalize.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/jibri-pipeline: $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# jibri-finalize runs while Jibri waits: it links only libc (statically
+# when libc.a is there, which saves the dynamic loader's start-up time).
+FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/request.o
+STATIC := $(if $(SANITIZER),,$(shell $(CC) -print-file-name=libc.a | grep -q / && echo -static))
+$(BUILD)/jibri-finalize: $(FINALIZE_OBJ)
+	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+# --- the two set-up commands -------------------------------------------------
+
+RUN_ENV := RECORDINGS_DIR=./var/recordings STATE_DIR=./var/state \
+	STORAGE_URL=file://./var/storage WEBHOOK_URL=$${WEBHOOK_URL:-none}
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var/recordings var/state var/storage
+	@echo "jibri-pipeline: recordings in ./var/recordings, storage in ./var/storage (Ctrl-C stops)"
+	$(RUN_ENV) exec $(BUILD)/jibri-pipeline run $(if $(wildcard ./var/env),-c ./var/env)
+
+unit: all $(UNIT_BIN)
+
+test: deps-test
+	@$(MAKE) --no-print-directory unit
+	python3 tests/run.py --build $(BUILD) $(TESTS)
+
+asan:
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	tests/bench/run $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 755 $(BUILD)/jibri-pipeline $(BUILD)/jibri-finalize $(DESTDIR)$(BINDIR)
+	install -m 644 systemd/jibri-pipeline.service $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/jibri-pipeline.conf
+	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/jibri-pipeline.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline/env ] || \
+		install -m 640 systemd/env.example $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline/env
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

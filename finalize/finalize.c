@@ -1,0 +1,2 @@
+/* finalize.c -- placeholder */
+int main(void) { return 0; }

@@ -1,0 +1,25 @@
+/* cmd_common.c -- what every subcommand shares: loading the configuration. */
+#include "commands.h"
+#include "config.h"
+
+#include <stdio.h>
+
+struct config *
+cmd_load_config(int quiet)
+{
+	struct config_msgs errors = { 0 }, warnings = { 0 };
+	struct config *cfg;
+	size_t i;
+
+	cfg = config_load(cmd_config_path, &errors, &warnings);
+	if (!quiet)
+		for (i = 0; i < warnings.n; i++)
+			fprintf(stderr, "warning: %s\n", warnings.v[i]);
+	for (i = 0; i < errors.n; i++)
+		fprintf(stderr, "error: %s\n", errors.v[i]);
+	config_msgs_free(&errors);
+	config_msgs_free(&warnings);
+	if (cfg != NULL)
+		log_setup(cfg->log_format, cfg->log_level);
+	return cfg;
+}

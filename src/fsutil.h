@@ -1,0 +1,53 @@
+/* fsutil.h -- durable, atomic file operations and kernel-side copies. */
+#ifndef JP_FSUTIL_H
+#define JP_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Write data to path atomically: a temporary file in the same directory,
+ * written, fsync'ed (when durable), renamed over path, and the directory
+ * fsync'ed (when durable). Readers see the old or the new content, never a
+ * mix. Returns 0, or -1 with errno set (ENOSPC, EACCES, ...). */
+int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode,
+    bool durable);
+
+/* fsync a directory so that a rename in it survives a power cut. */
+int fs_fsync_dir(const char *dir);
+
+/* mkdir -p with mode for the directories it creates. 0 or -1/errno. */
+int fs_mkdirs(const char *path, mode_t mode);
+
+/* Read a whole (small) file, at most max bytes; the result is
+ * NUL-terminated. Symlinks are not followed. NULL with errno set
+ * (EFBIG when larger than max). */
+char *fs_read_file(const char *path, size_t max, size_t *len);
+
+/* Copy len bytes from in_fd at *in_off to out_fd at its current offset,
+ * inside the kernel (copy_file_range) when it can, else with read/write
+ * (EXDEV between file systems, ENOSYS, EINVAL on some). Advances *in_off.
+ * 0, or -1 with errno set. */
+int fs_copy_range(int in_fd, off_t *in_off, int out_fd, uint64_t len);
+
+/* Copy a whole file to dst atomically (tmp in dst's directory + rename);
+ * durable fsyncs as in fs_write_atomic. 0 or -1/errno. */
+int fs_copy_file_atomic(const char *src, const char *dst, mode_t mode,
+    bool durable);
+
+/* Remove a directory tree (no symlinks followed). 0 or -1/errno. */
+int fs_remove_tree(const char *path);
+
+/* Dirname of path into buf (size bytes). */
+int fs_dirname(const char *path, char *buf, size_t size);
+
+/* An absolute form of path without resolving symlinks (prepends the
+ * working directory, folds "." and ".." lexically). Newly allocated. */
+char *fs_absolute(const char *path);
+
+/* True when the resolved path lies inside the resolved directory root
+ * (both already canonical, e.g. from realpath). */
+bool fs_path_inside(const char *root, const char *path);
+
+#endif
