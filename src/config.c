@@ -1,5 +1,6 @@
 /* config.c -- the env file + process environment + NAME_FILE secrets. */
 #include "config.h"
+#include "envfile.h"
 #include "fsutil.h"
 #include "util.h"
 
@@ -108,74 +109,6 @@ key_index(const char *name)
 	return -1;
 }
 
-int
-config_parse_line(const char *line, char **key, char **value)
-{
-	const char *p = line, *k;
-	size_t klen;
-	char *out;
-	size_t n = 0;
-
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p == '\0' || *p == '#' || *p == ';')
-		return 0;
-	if (strncmp(p, "export ", 7) == 0)
-		p += 7;
-	while (*p == ' ')
-		p++;
-	k = p;
-	while (isalnum((unsigned char)*p) || *p == '_')
-		p++;
-	klen = (size_t)(p - k);
-	if (klen == 0 || isdigit((unsigned char)*k) || *p != '=')
-		return -1;
-	p++;
-	out = xmalloc(strlen(p) + 1);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\0') {
-				free(out);
-				return -1;
-			}
-			if (*p == '\\' && p[1] != '\0') {
-				p++;
-				out[n++] = *p == 'n' ? '\n' : *p;
-			} else {
-				out[n++] = *p;
-			}
-		}
-		p++;
-	} else if (*p == '\'') {
-		for (p++; *p != '\''; p++) {
-			if (*p == '\0') {
-				free(out);
-				return -1;
-			}
-			out[n++] = *p;
-		}
-		p++;
-	} else {
-		while (*p != '\0' && *p != '\n')
-			out[n++] = *p++;
-		while (n > 0 && isspace((unsigned char)out[n - 1]))
-			n--;
-		p = "";
-	}
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p != '\0' && *p != '#') {
-		free(out);
-		return -1;
-	}
-	out[n] = '\0';
-	*key = xstrndup(k, klen);
-	*value = out;
-	return 1;
-}
-
 static void
 raw_set(struct raw *r, const char *key, const char *value, const char *where)
 {
@@ -225,7 +158,7 @@ read_env_file(struct raw *r, const char *path)
 		if (save != NULL)
 			*save++ = '\0';
 		lineno++;
-		rc = config_parse_line(line, &key, &value);
+		rc = envfile_parse_line(line, &key, &value);
 		if (rc == 0)
 			continue;
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);

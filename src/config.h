@@ -85,9 +85,4 @@ void config_free(struct config *cfg);
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);
 
-/* Parse one env-file line into key and value (quotes and escapes as in
- * systemd EnvironmentFile=). Returns 1 with a key, 0 for blank/comment
- * lines, -1 for a malformed line. key/value are allocated. */
-int config_parse_line(const char *line, char **key, char **value);
-
 #endif
