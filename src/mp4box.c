@@ -1,0 +1,564 @@
+/* mp4box.c -- the box structure of an MP4 file, read with a bound on every
+ * size: top-level layout, the moov's tracks and chunk tables.
+ *
+ * Everything here reads untrusted bytes: each size is checked against its
+ * parent before it is used, counts are checked against the bytes that hold
+ * them, and sums are done in 64 bits with overflow checks. */
+#include "mp4box.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T_FTYP MP4BOX_TYPE('f', 't', 'y', 'p')
+#define T_MOOV MP4BOX_TYPE('m', 'o', 'o', 'v')
+#define T_MDAT MP4BOX_TYPE('m', 'd', 'a', 't')
+#define T_MOOF MP4BOX_TYPE('m', 'o', 'o', 'f')
+#define T_FREE MP4BOX_TYPE('f', 'r', 'e', 'e')
+#define T_SKIP MP4BOX_TYPE('s', 'k', 'i', 'p')
+#define T_WIDE MP4BOX_TYPE('w', 'i', 'd', 'e')
+#define T_TRAK MP4BOX_TYPE('t', 'r', 'a', 'k')
+#define T_MDIA MP4BOX_TYPE('m', 'd', 'i', 'a')
+#define T_MINF MP4BOX_TYPE('m', 'i', 'n', 'f')
+#define T_STBL MP4BOX_TYPE('s', 't', 'b', 'l')
+#define T_HDLR MP4BOX_TYPE('h', 'd', 'l', 'r')
+#define T_STCO MP4BOX_TYPE('s', 't', 'c', 'o')
+#define T_CO64 MP4BOX_TYPE('c', 'o', '6', '4')
+#define T_STSZ MP4BOX_TYPE('s', 't', 's', 'z')
+#define T_STZ2 MP4BOX_TYPE('s', 't', 'z', '2')
+#define T_STSC MP4BOX_TYPE('s', 't', 's', 'c')
+#define T_MVEX MP4BOX_TYPE('m', 'v', 'e', 'x')
+
+const char *
+mp4box_type_str(uint32_t type, char *buf)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned char c = (unsigned char)(type >> (24 - 8 * i));
+		if (c < 0x20 || c > 0x7e) {
+			util_snprintf(buf, 16, "0x%08x", type);
+			return buf;
+		}
+		buf[i] = (char)c;
+	}
+	buf[4] = '\0';
+	return buf;
+}
+
+/* Top-level box types are printable; the bytes of a cut-off mdat that we
+ * walk into by mistake almost never are. */
+static bool
+mp4box_printable(uint32_t type)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned char c = (unsigned char)(type >> (8 * i));
+		if (c < 0x20 || c > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+static ssize_t
+mp4box_pread(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+bool
+mp4box_sniff(int fd)
+{
+	uint8_t h[8];
+	uint32_t t;
+
+	if (mp4box_pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return false;
+	t = mp4box_rb32(h + 4);
+	return t == T_FTYP || t == T_MOOV || t == T_MDAT || t == T_FREE ||
+	    t == T_SKIP || t == T_WIDE;
+}
+
+static const char mp4box_no_moov[] = "no moov atom: the recording was cut "
+    "off before ffmpeg finished writing its index";
+
+int
+mp4box_scan(int fd, uint64_t size, struct mp4box_layout *l, char *err,
+    size_t errlen)
+{
+	uint8_t h[16];
+	uint64_t off = 0, bsize;
+	uint32_t type;
+	unsigned hdr;
+	ssize_t got;
+	char ts[16];
+
+	memset(l, 0, sizeof(*l));
+	l->file_size = size;
+	l->moov = l->first_mdat = l->last_mdat = -1;
+	while (off < size) {
+		if (size - off < 8) {
+			/* a few stray bytes at the end: harmless once the
+			 * index is there, a torn write when it is not */
+			if (l->moov < 0)
+				break;
+			return MP4BOX_OK;
+		}
+		got = mp4box_pread(fd, h, size - off >= 16 ? 16 : 8, off);
+		if (got < 0)
+			return MP4BOX_IO;
+		if (got < 8) {
+			errno = ENODATA; /* the file shrank under us */
+			return MP4BOX_IO;
+		}
+		bsize = mp4box_rb32(h);
+		type = mp4box_rb32(h + 4);
+		hdr = 8;
+		if (bsize == 1) {
+			if (got < 16)
+				goto past_end;
+			bsize = mp4box_rb64(h + 8);
+			hdr = 16;
+		} else if (bsize == 0) {
+			bsize = size - off; /* the last box, to the end */
+		}
+		if (!mp4box_printable(type) || bsize < hdr) {
+			if (l->moov < 0)
+				break;
+			util_snprintf(err, errlen, "corrupt MP4: no valid box at "
+			    "offset %llu (type %s, size %llu)",
+			    (unsigned long long)off, mp4box_type_str(type, ts),
+			    (unsigned long long)bsize);
+			return MP4BOX_BAD;
+		}
+		if (bsize > size - off) {
+past_end:
+			if (type == T_MOOV) {
+				util_snprintf(err, errlen, "the moov atom is cut "
+				    "off at the end of the file (%llu of %llu "
+				    "bytes): the file is truncated",
+				    (unsigned long long)(size - off),
+				    (unsigned long long)bsize);
+				return MP4BOX_BAD;
+			}
+			if (l->moov < 0)
+				break;
+			util_snprintf(err, errlen, "sample data cut off: the %s "
+			    "box at offset %llu needs %llu bytes, the file ends "
+			    "after %llu: the file is truncated",
+			    mp4box_type_str(type, ts), (unsigned long long)off,
+			    (unsigned long long)bsize,
+			    (unsigned long long)(size - off));
+			return MP4BOX_BAD;
+		}
+		if (l->n == MP4BOX_MAX_TOP) {
+			util_snprintf(err, errlen, "corrupt MP4: more than %d "
+			    "top-level boxes", MP4BOX_MAX_TOP);
+			return MP4BOX_BAD;
+		}
+		if (type == T_MOOV) {
+			if (l->moov >= 0) {
+				util_snprintf(err, errlen, "corrupt MP4: two moov "
+				    "atoms (offsets %llu and %llu)",
+				    (unsigned long long)l->box[l->moov].off,
+				    (unsigned long long)off);
+				return MP4BOX_BAD;
+			}
+			l->moov = (int)l->n;
+		} else if (type == T_MDAT) {
+			if (l->first_mdat < 0)
+				l->first_mdat = (int)l->n;
+			l->last_mdat = (int)l->n;
+		} else if (type == T_MOOF) {
+			l->fragmented = true;
+		}
+		l->box[l->n].type = type;
+		l->box[l->n].off = off;
+		l->box[l->n].size = bsize;
+		l->box[l->n].hdr = hdr;
+		l->n++;
+		off += bsize;
+	}
+	if (l->moov < 0) {
+		util_snprintf(err, errlen, "%s", mp4box_no_moov);
+		return MP4BOX_BAD;
+	}
+	return MP4BOX_OK;
+}
+
+int
+mp4box_read_moov(int fd, const struct mp4box_layout *l, uint8_t **buf,
+    size_t *len, char *err, size_t errlen)
+{
+	const struct mp4box *b = &l->box[l->moov];
+	ssize_t got;
+	uint8_t *p;
+
+	*buf = NULL;
+	if (b->size > MP4BOX_MAX_MOOV) {
+		util_snprintf(err, errlen, "moov atom of %llu bytes is larger "
+		    "than the %u MiB accepted", (unsigned long long)b->size,
+		    MP4BOX_MAX_MOOV >> 20);
+		return MP4BOX_BAD;
+	}
+	p = xmalloc((size_t)b->size);
+	got = mp4box_pread(fd, p, (size_t)b->size, b->off);
+	if (got < 0 || (uint64_t)got != b->size) {
+		if (got >= 0)
+			errno = ENODATA;
+		free(p);
+		return MP4BOX_IO;
+	}
+	*buf = p;
+	*len = (size_t)b->size;
+	return MP4BOX_OK;
+}
+
+int
+mp4box_child(const uint8_t *buf, size_t *pos, size_t end, struct mp4box *b)
+{
+	size_t p = *pos;
+	uint64_t size;
+	unsigned hdr = 8;
+
+	if (end - p < 8)
+		return 0;
+	size = mp4box_rb32(buf + p);
+	b->type = mp4box_rb32(buf + p + 4);
+	if (size == 1) {
+		if (end - p < 16)
+			return -1;
+		size = mp4box_rb64(buf + p + 8);
+		hdr = 16;
+	} else if (size == 0) {
+		return -1; /* "to the end" is for top-level boxes */
+	}
+	if (size < hdr || size > end - p)
+		return -1;
+	b->off = p;
+	b->size = size;
+	b->hdr = hdr;
+	*pos = p + (size_t)size;
+	return 1;
+}
+
+static int
+mp4box_bad_child(char *err, size_t errlen, const struct mp4box *parent)
+{
+	char ts[16];
+
+	util_snprintf(err, errlen, "corrupt moov: a box inside '%s' (at %llu "
+	    "in the moov) does not fit its parent",
+	    mp4box_type_str(parent->type, ts),
+	    (unsigned long long)parent->off);
+	return MP4BOX_BAD;
+}
+
+/* A full box's payload after version/flags: *p and *n, or -1. */
+static int
+mp4box_full_payload(const uint8_t *buf, const struct mp4box *b,
+    const uint8_t **p, uint64_t *n)
+{
+	uint64_t payload = b->size - b->hdr;
+
+	if (payload < 4)
+		return -1;
+	*p = buf + b->off + b->hdr + 4;
+	*n = payload - 4;
+	return 0;
+}
+
+static int
+mp4box_parse_table(const uint8_t *buf, const struct mp4box *b,
+    struct mp4box_track *t, char *err, size_t errlen)
+{
+	const uint8_t *p;
+	uint64_t n, count;
+	char ts[16];
+
+	if (mp4box_full_payload(buf, b, &p, &n) < 0 || n < 4)
+		goto bad;
+	count = mp4box_rb32(p);
+	switch (b->type) {
+	case T_STCO:
+	case T_CO64:
+		if (t->co_off != 0)
+			goto twice;
+		if (count * (b->type == T_CO64 ? 8 : 4) > n - 4)
+			goto bad;
+		t->co_off = (size_t)b->off;
+		t->co_size = b->size;
+		t->co_hdr = b->hdr;
+		t->co64 = b->type == T_CO64;
+		t->nb_chunks = (uint32_t)count;
+		t->chunks = p + 4;
+		break;
+	case T_STSZ:
+		if (t->has_stsz)
+			goto twice;
+		if (n < 8)
+			goto bad;
+		t->sample_size = (uint32_t)count;
+		count = mp4box_rb32(p + 4);
+		if (t->sample_size == 0 && count * 4 > n - 8)
+			goto bad;
+		t->nb_samples = (uint32_t)count;
+		t->sizes = t->sample_size == 0 ? p + 8 : NULL;
+		t->has_stsz = true;
+		break;
+	case T_STSC:
+		if (t->has_stsc)
+			goto twice;
+		if (count * 12 > n - 4)
+			goto bad;
+		t->nb_stsc = (uint32_t)count;
+		t->stsc = p + 4;
+		t->has_stsc = true;
+		break;
+	}
+	return MP4BOX_OK;
+bad:
+	util_snprintf(err, errlen, "corrupt moov: the '%s' table does not fit "
+	    "its box", mp4box_type_str(b->type, ts));
+	return MP4BOX_BAD;
+twice:
+	util_snprintf(err, errlen, "corrupt moov: two '%s' tables in one "
+	    "track", mp4box_type_str(b->type, ts));
+	return MP4BOX_BAD;
+}
+
+/* Descend trak > mdia > minf > stbl, collecting the handler and the
+ * tables; other boxes are left alone. depth bounds the recursion. */
+static int
+mp4box_parse_container(const uint8_t *buf, const struct mp4box *parent,
+    struct mp4box_track *t, int depth, char *err, size_t errlen)
+{
+	struct mp4box b;
+	size_t pos = (size_t)(parent->off + parent->hdr);
+	size_t end = (size_t)(parent->off + parent->size);
+	const uint8_t *p;
+	uint64_t n;
+	int r, rc;
+
+	if (depth > 8)
+		return mp4box_bad_child(err, errlen, parent);
+	while ((r = mp4box_child(buf, &pos, end, &b)) == 1) {
+		switch (b.type) {
+		case T_MDIA:
+		case T_MINF:
+		case T_STBL:
+			rc = mp4box_parse_container(buf, &b, t, depth + 1, err,
+			    errlen);
+			if (rc != MP4BOX_OK)
+				return rc;
+			break;
+		case T_HDLR:
+			if (parent->type == T_MDIA &&
+			    mp4box_full_payload(buf, &b, &p, &n) == 0 && n >= 8)
+				t->handler = mp4box_rb32(p + 4);
+			break;
+		case T_STCO:
+		case T_CO64:
+		case T_STSZ:
+		case T_STSC:
+			if (parent->type != T_STBL)
+				break;
+			rc = mp4box_parse_table(buf, &b, t, err, errlen);
+			if (rc != MP4BOX_OK)
+				return rc;
+			break;
+		case T_STZ2:
+			if (parent->type == T_STBL)
+				t->stz2 = true;
+			break;
+		}
+	}
+	if (r < 0)
+		return mp4box_bad_child(err, errlen, parent);
+	return MP4BOX_OK;
+}
+
+int
+mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
+    char *err, size_t errlen)
+{
+	struct mp4box top, b;
+	size_t pos = 0;
+	int r, rc;
+
+	memset(m, 0, sizeof(*m));
+	m->buf = buf;
+	m->len = len;
+	if (mp4box_child(buf, &pos, len, &top) != 1 || top.type != T_MOOV ||
+	    top.size != len) {
+		util_snprintf(err, errlen, "corrupt moov: bad header");
+		return MP4BOX_BAD;
+	}
+	m->hdr = top.hdr;
+	pos = top.hdr;
+	while ((r = mp4box_child(buf, &pos, len, &b)) == 1) {
+		if (b.type == T_MVEX) {
+			m->fragmented = true;
+		} else if (b.type == T_TRAK) {
+			if (m->nb_tracks == MP4BOX_MAX_TRACKS) {
+				util_snprintf(err, errlen, "more than %d tracks",
+				    MP4BOX_MAX_TRACKS);
+				return MP4BOX_BAD;
+			}
+			rc = mp4box_parse_container(buf, &b,
+			    &m->track[m->nb_tracks], 0, err, errlen);
+			if (rc != MP4BOX_OK)
+				return rc;
+			m->nb_tracks++;
+		}
+	}
+	if (r < 0)
+		return mp4box_bad_child(err, errlen, &top);
+	return MP4BOX_OK;
+}
+
+static uint64_t
+mp4box_chunk_off(const struct mp4box_track *t, uint32_t i)
+{
+	return t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)i) :
+	    mp4box_rb32(t->chunks + 4 * (size_t)i);
+}
+
+/* The mdat whose payload holds [off, off+len), or NULL. The caller keeps
+ * the last answer: consecutive chunks almost always share one mdat. */
+static const struct mp4box *
+mp4box_find_mdat(const struct mp4box_layout *l, uint64_t off, uint64_t len)
+{
+	size_t i;
+
+	for (i = (size_t)l->first_mdat; i <= (size_t)l->last_mdat; i++) {
+		const struct mp4box *b = &l->box[i];
+		uint64_t start = b->off + b->hdr, end = b->off + b->size;
+
+		if (b->type != T_MDAT)
+			continue;
+		if (off >= start && off <= end && len <= end - off)
+			return b;
+	}
+	return NULL;
+}
+
+static int
+mp4box_check_track(const struct mp4box_track *t, size_t ti,
+    const struct mp4box_layout *l, char *err, size_t errlen)
+{
+	uint64_t sample = 0, off, bytes, spc;
+	uint32_t e, chunk, first, last;
+	const struct mp4box *hint = NULL;
+
+	if (t->nb_samples == 0 && t->nb_chunks == 0)
+		return MP4BOX_OK;
+	if (t->stz2) {
+		util_snprintf(err, errlen, "track %zu uses compact sample sizes "
+		    "(stz2)", ti);
+		return MP4BOX_UNSUPPORTED;
+	}
+	if (t->co_off == 0 || !t->has_stsz || !t->has_stsc) {
+		util_snprintf(err, errlen, "corrupt moov: track %zu has samples "
+		    "but no chunk offset, size or sample-to-chunk table", ti);
+		return MP4BOX_BAD;
+	}
+	if (l->first_mdat < 0) {
+		util_snprintf(err, errlen, "corrupt MP4: track %zu has samples "
+		    "but the file has no mdat box", ti);
+		return MP4BOX_BAD;
+	}
+	for (e = 0; e < t->nb_stsc; e++) {
+		const uint8_t *s = t->stsc + 12 * (size_t)e;
+
+		first = mp4box_rb32(s);
+		spc = mp4box_rb32(s + 4);
+		last = e + 1 < t->nb_stsc ? mp4box_rb32(s + 12) - 1 :
+		    t->nb_chunks;
+		if (first == 0 || first > t->nb_chunks || last < first ||
+		    last > t->nb_chunks) {
+			util_snprintf(err, errlen, "corrupt moov: track %zu: "
+			    "sample-to-chunk entry %u names chunks %u-%u of "
+			    "%u", ti, e, first, last, t->nb_chunks);
+			return MP4BOX_BAD;
+		}
+		for (chunk = first; chunk <= last; chunk++) {
+			if (spc > t->nb_samples - sample) {
+				util_snprintf(err, errlen, "corrupt moov: track "
+				    "%zu: the chunks hold more samples than "
+				    "the %u listed", ti, t->nb_samples);
+				return MP4BOX_BAD;
+			}
+			if (t->sample_size != 0) {
+				bytes = spc * t->sample_size;
+				sample += spc;
+			} else {
+				for (bytes = 0; spc > 0 && sample <
+				    t->nb_samples; spc--)
+					bytes += mp4box_rb32(t->sizes +
+					    4 * (size_t)sample++);
+				spc = mp4box_rb32(s + 4);
+			}
+			off = mp4box_chunk_off(t, chunk - 1);
+			if (off > l->file_size || bytes > l->file_size - off) {
+				util_snprintf(err, errlen, "sample data cut off: "
+				    "track %zu chunk %u lies at %llu+%llu, past "
+				    "the end of the file (%llu bytes): the file "
+				    "is truncated", ti, chunk,
+				    (unsigned long long)off,
+				    (unsigned long long)bytes,
+				    (unsigned long long)l->file_size);
+				return MP4BOX_BAD;
+			}
+			if (hint == NULL || off < hint->off + hint->hdr ||
+			    bytes > hint->off + hint->size - off)
+				hint = mp4box_find_mdat(l, off, bytes);
+			if (hint == NULL) {
+				util_snprintf(err, errlen, "track %zu chunk %u "
+				    "(%llu+%llu) lies outside the mdat", ti,
+				    chunk, (unsigned long long)off,
+				    (unsigned long long)bytes);
+				return MP4BOX_UNSUPPORTED;
+			}
+		}
+	}
+	if (sample != t->nb_samples) {
+		util_snprintf(err, errlen, "corrupt moov: track %zu: the chunks "
+		    "hold %llu samples, the size table lists %u", ti,
+		    (unsigned long long)sample, t->nb_samples);
+		return MP4BOX_BAD;
+	}
+	return MP4BOX_OK;
+}
+
+int
+mp4box_check_chunks(const struct mp4box_moov *m,
+    const struct mp4box_layout *l, char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->nb_tracks; i++) {
+		rc = mp4box_check_track(&m->track[i], i, l, err, errlen);
+		if (rc != MP4BOX_OK)
+			return rc;
+	}
+	return MP4BOX_OK;
+}
