@@ -76,7 +76,7 @@ $(BUILD)/jibri-pipeline: $(MAIN_OBJ) $(LIB_OBJ)
 
 # jibri-finalize runs while Jibri waits: it links only libc (statically
 # when libc.a is there, which saves the dynamic loader's start-up time).
-FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/request.o
+FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/request.o $(BUILD)/obj/envfile.o $(BUILD)/obj/util.o
 STATIC := $(if $(SANITIZER),,$(shell $(CC) -print-file-name=libc.a | grep -q / && echo -static))
 $(BUILD)/jibri-finalize: $(FINALIZE_OBJ)
 	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^

@@ -34,6 +34,7 @@ static const struct key keys[] = {
 	{ "WEBHOOK_URL", NULL, false },
 	{ "WEBHOOK_RETRY_FOR", "72h", false },
 	{ "WEBHOOK_TIMEOUT", "30s", false },
+	{ "RETRY_MAX_DELAY", "5m", false },
 	{ "RECORDINGS_DIR", "/var/recordings", false },
 	{ "STATE_DIR", "/var/lib/jibri-pipeline", false },
 	{ "STORAGE_URL", NULL, false },
@@ -409,6 +410,7 @@ build(struct raw *r, struct config *c)
 		    "WEBHOOK_URL=none to send no webhook)", c->webhook_url);
 	parse_duration(r, "WEBHOOK_RETRY_FOR", 0, &c->webhook_retry_for);
 	parse_duration(r, "WEBHOOK_TIMEOUT", 1, &c->webhook_timeout);
+	parse_duration(r, "RETRY_MAX_DELAY", 1, &c->retry_max_delay);
 
 	c->recordings_dir = fs_absolute(get(r, "RECORDINGS_DIR"));
 	c->state_dir = fs_absolute(get(r, "STATE_DIR"));
@@ -476,6 +478,8 @@ config_load(const char *path, struct config_msgs *errors,
 	r.warnings = warnings;
 	box = xcalloc(1, sizeof(*box));
 	atomic_init(&box->refs, 1);
+	if (path == NULL)
+		path = getenv("JIBRI_PIPELINE_CONFIG");
 	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = CONFIG_DEFAULT_PATH;
 	if (path != NULL) {

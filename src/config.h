@@ -30,6 +30,7 @@ struct config {
 	char *webhook_url;             /* effective URL; NULL when disabled */
 	int64_t webhook_retry_for;     /* seconds of retries before giving up */
 	int64_t webhook_timeout;       /* seconds per delivery attempt */
+	int64_t retry_max_delay;       /* seconds: cap of the retry backoff */
 
 	char *recordings_dir;
 	char *state_dir;
@@ -71,8 +72,8 @@ struct config_msgs {
 };
 void config_msgs_free(struct config_msgs *m);
 
-/* Load the configuration: the env file at path (NULL: the default path
- * when it exists), then the process environment over it, then NAME_FILE
+/* Load the configuration: the env file at path (NULL: the file named by
+ * $JIBRI_PIPELINE_CONFIG, else the default path when it exists), then the process environment over it, then NAME_FILE
  * secrets. Every invalid value adds one message naming the key and value
  * to errors; unknown keys add warnings. Returns the config when errors is
  * empty, else NULL. */

@@ -273,3 +273,19 @@ util_uuid4(char *buf)
 	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
+
+int64_t
+util_backoff_ms(int64_t attempt, int64_t max_ms)
+{
+	int64_t d = 1000;
+	uint32_t r;
+
+	if (max_ms < 2)
+		max_ms = 2;
+	while (attempt-- > 1 && d < max_ms)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	util_random(&r, sizeof(r));
+	return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+}

@@ -52,4 +52,9 @@ void util_random(void *buf, size_t n);
 /* A random version-4 UUID in its 36-character text form (buf: 37 bytes). */
 void util_uuid4(char *buf);
 
+/* Delay before retry number attempt (1 = the first retry): exponential
+ * from 1 s, capped at max_ms, with jitter (half fixed, half random) so
+ * that many jobs failing together do not retry together. */
+int64_t util_backoff_ms(int64_t attempt, int64_t max_ms);
+
 #endif

@@ -1,0 +1,566 @@
+/* pipeline.c -- the steps of one recording: probe, remux, manifest, store, notify, finish. */
+#include "pipeline.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "log.h"
+#include "manifest.h"
+#include "probe.h"
+#include "remux.h"
+#include "session.h"
+#include "store.h"
+#include "uploadlog.h"
+#include "util.h"
+#include "webhook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What a step tells the loop. */
+enum step_result {
+	STEP_NEXT,      /* state advanced: go on */
+	STEP_STOP,      /* waiting (retry later), failed for good, or final */
+};
+
+/* One output of the pipeline: its name in the job, the file in the work
+ * directory, its object name and content type. */
+struct output {
+	const char *name;
+	unsigned bit;
+	const char *file;
+	const char *content_type;
+};
+
+static const struct output outputs[] = {
+	{ "video", OUT_MP4, "recording.mp4", "video/mp4" },
+	{ "audio", OUT_AUDIO, "audio.m4a", "audio/mp4" },
+	{ "manifest", OUT_MANIFEST, "manifest.json", "application/json" },
+};
+
+static void
+save(struct pipeline_ctx *ctx, struct job *j)
+{
+	/* A job file that cannot be written (disk full) is not fatal to the
+	 * recording: the step is redone after a restart. Say it loudly. */
+	if (spool_save(ctx->sp, j) < 0)
+		log_error("cannot save job state", "id", j->id, "dir",
+		    ctx->sp->jobs, "error", strerror(errno));
+}
+
+static int64_t
+retry_delay(struct pipeline_ctx *ctx, struct job *j)
+{
+	return util_backoff_ms(job_int(j, "attempts") + 1,
+	    ctx->cfg->retry_max_delay * 1000);
+}
+
+/* A transient problem: wait and try this step again. */
+static enum step_result
+retry_later(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	char delay[24], attempt[24];
+	int64_t d = retry_delay(ctx, j);
+
+	job_fail(j, reason, d);
+	save(ctx, j);
+	log_warn("step failed, will retry", "id", j->id, "step",
+	    job_str(j, "resume_step"), "attempt",
+	    log_i64(attempt, job_int(j, "attempts")), "retry_in_ms",
+	    log_i64(delay, d), "error", reason);
+	return STEP_STOP;
+}
+
+/* A problem only an operator can fix: wait for `retry`. */
+static enum step_result
+fail_for_good(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	job_fail(j, reason, -1);
+	save(ctx, j);
+	log_error("job failed; fix the cause, then: jibri-pipeline retry ID",
+	    "id", j->id, "step", job_str(j, "resume_step"), "error", reason);
+	return STEP_STOP;
+}
+
+/* Bad media: keep the file where it is, never retry blindly, report it
+ * (failed webhook, upload log, status). */
+static enum step_result
+quarantine(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	char work[PATH_MAX];
+
+	job_set_bool(j, "quarantined", true);
+	job_set_str(j, "result", "failed");
+	job_set_str(j, "error", reason);
+	job_set_int(j, "attempts", 0);
+	job_set_state(j, JOB_NOTIFYING);
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
+		fs_remove_tree(work);
+	save(ctx, j);
+	log_warn("recording quarantined: kept in place, not uploaded", "id",
+	    j->id, "source", job_str(j, "source"), "reason", reason);
+	return STEP_NEXT;
+}
+
+static enum step_result
+advance(struct pipeline_ctx *ctx, struct job *j, enum job_state next)
+{
+	job_set_int(j, "attempts", 0);
+	job_set_state(j, next);
+	save(ctx, j);
+	return STEP_NEXT;
+}
+
+static enum step_result
+step_queued(struct pipeline_ctx *ctx, struct job *j)
+{
+	struct session_info info;
+
+	session_load(ctx->cfg->recordings_dir, job_str(j, "source"),
+	    job_str(j, "legacy_room"), &info);
+	job_set_str(j, "session_dir", info.session_dir);
+	job_set_str(j, "session_id", info.session_id);
+	job_set_str(j, "room_name", info.room_name);
+	job_set_str(j, "room_source", info.room_source);
+	job_set_str(j, "meeting_url", info.meeting_url);
+	if (info.metadata != NULL)
+		job_set(j, "metadata", json_incref(info.metadata));
+	if (info.metadata_error != NULL) {
+		job_set_str(j, "metadata_error", info.metadata_error);
+		log_warn("metadata.json not used", "id", j->id, "error",
+		    info.metadata_error);
+	}
+	log_info("recording queued", "id", j->id, "room", info.room_name,
+	    "session", info.session_id, "source", job_str(j, "source"));
+	session_info_free(&info);
+	return advance(ctx, j, JOB_PROBING);
+}
+
+static enum step_result
+step_probe(struct pipeline_ctx *ctx, struct job *j)
+{
+	const char *src = job_str(j, "source");
+	struct probe_result pr;
+	struct stat st;
+	char err[512], dur[32];
+	int rc;
+
+	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
+		util_snprintf(err, sizeof(err), "source %s: %s", src, errno ?
+		    strerror(errno) : "not a regular file");
+		return fail_for_good(ctx, j, err);
+	}
+	job_set_int(j, "source_size", (int64_t)st.st_size);
+	job_set_int(j, "source_mtime", (int64_t)st.st_mtim.tv_sec);
+	job_set_int(j, "source_mtime_ns", (int64_t)st.st_mtim.tv_sec *
+	    1000000000 + st.st_mtim.tv_nsec);
+	rc = probe_file(src, &pr, err, sizeof(err));
+	if (rc == PROBE_BAD_MEDIA)
+		return quarantine(ctx, j, err);
+	if (rc != PROBE_OK)
+		return retry_later(ctx, j, err);
+	job_set(j, "probe", probe_to_json(&pr));
+	job_set_bool(j, "no_audio", !pr.has_audio);
+	util_snprintf(dur, sizeof(dur), "%.3f", pr.duration);
+	log_info("probed", "id", j->id, "duration", dur, "format", pr.format,
+	    "audio", pr.has_audio ? "yes" : "no");
+	return advance(ctx, j, JOB_REMUXING);
+}
+
+static int
+fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* The storage key of an output: ROOM/SESSION/FILE, components made safe. */
+static char *
+object_key(struct job *j, const char *file)
+{
+	char *room = session_key_component(job_str(j, "room_name") ?
+	    job_str(j, "room_name") : "unknown");
+	char *sess = session_key_component(job_str(j, "session_id") ?
+	    job_str(j, "session_id") : j->id);
+	char *key = xasprintf("%s/%s/%s", room, sess, file);
+
+	free(room);
+	free(sess);
+	return key;
+}
+
+/* Hash and record one output file; 0 or -1 with errno. */
+static int
+record_output(struct job *j, const char *work, const struct output *o,
+    const char *file, const char *content_type)
+{
+	char path[PATH_MAX], hex[HASH_HEX_LEN];
+	uint64_t size;
+	json_t *e;
+	char *key;
+
+	util_snprintf(path, sizeof(path), "%s/%s", work, file);
+	if (fsync_path(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
+		return -1;
+	key = object_key(j, file);
+	e = json_pack("{s:s, s:s, s:I, s:s, s:s}", "file", file, "key", key,
+	    "size", (json_int_t)size, "sha256", hex, "content_type",
+	    content_type);
+	free(key);
+	json_object_set_new(job_obj(j, "outputs"), o->name, e);
+	return 0;
+}
+
+static enum step_result
+step_remux(struct pipeline_ctx *ctx, struct job *j)
+{
+	char work[PATH_MAX], video[PATH_MAX], audio[PATH_MAX], err[512];
+	char msg[700];
+	struct remux_result res;
+	unsigned want = ctx->cfg->outputs;
+	char *manifest;
+	int rc;
+
+	/* a crash mid-remux leaves partial files: always start clean */
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) < 0)
+		return fail_for_good(ctx, j, "work directory path too long");
+	fs_remove_tree(work);
+	if (spool_work_dir(ctx->sp, j->id, work, sizeof(work)) < 0) {
+		util_snprintf(msg, sizeof(msg), "cannot create work directory %s: %s",
+		    work, strerror(errno));
+		return retry_later(ctx, j, msg);
+	}
+	json_object_del(j->doc, "outputs");
+	util_snprintf(video, sizeof(video), "%s/recording.mp4", work);
+	util_snprintf(audio, sizeof(audio), "%s/audio.m4a", work);
+	memset(&res, 0, sizeof(res));
+	if (want & (OUT_MP4 | OUT_AUDIO)) {
+		rc = remux_file(job_str(j, "source"),
+		    (want & OUT_MP4) ? video : NULL,
+		    (want & OUT_AUDIO) ? audio : NULL, &res, err, sizeof(err));
+		if (rc == REMUX_BAD_MEDIA)
+			return quarantine(ctx, j, err);
+		if (rc != REMUX_OK) {
+			fs_remove_tree(work);
+			util_snprintf(msg, sizeof(msg), "remux into %s: %s%s", work, err,
+			    res.sys_errno == ENOSPC ? " (disk full: waiting for "
+			    "space; the source is untouched)" : "");
+			return retry_later(ctx, j, msg);
+		}
+		if (res.no_audio)
+			job_set_bool(j, "no_audio", true);
+	}
+	if ((want & OUT_MP4) &&
+	    record_output(j, work, &outputs[0], "recording.mp4", "video/mp4") < 0)
+		goto io_fail;
+	if ((want & OUT_AUDIO) && !res.no_audio && res.audio_path[0] != '\0') {
+		const char *base = strrchr(res.audio_path, '/') + 1;
+		const char *ctype = strcmp(res.audio_ext, "m4a") == 0 ?
+		    "audio/mp4" : strcmp(res.audio_ext, "mka") == 0 ?
+		    "audio/x-matroska" : "application/octet-stream";
+		if (record_output(j, work, &outputs[1], base, ctype) < 0)
+			goto io_fail;
+	}
+	if (want & OUT_MANIFEST) {
+		char mpath[PATH_MAX];
+		manifest = manifest_build(j->doc, util_now_ms());
+		util_snprintf(mpath, sizeof(mpath), "%s/manifest.json", work);
+		rc = fs_write_atomic(mpath, manifest, strlen(manifest), 0640, true);
+		free(manifest);
+		if (rc < 0 || record_output(j, work, &outputs[2], "manifest.json",
+		    "application/json") < 0)
+			goto io_fail;
+	}
+	if (fs_fsync_dir(work) < 0)
+		goto io_fail;
+	log_info("remuxed", "id", j->id, "method", res.video_method,
+	    "no_audio", res.no_audio ? "true" : "false");
+	return advance(ctx, j, JOB_STORING);
+io_fail:
+	util_snprintf(msg, sizeof(msg), "writing outputs in %s: %s", work,
+	    strerror(errno));
+	fs_remove_tree(work);
+	json_object_del(j->doc, "outputs");
+	return retry_later(ctx, j, msg);
+}
+
+struct checkpoint_ctx {
+	struct pipeline_ctx *ctx;
+	struct job *j;
+};
+
+static void
+checkpoint(void *p)
+{
+	struct checkpoint_ctx *c = p;
+
+	save(c->ctx, c->j);
+}
+
+static enum step_result
+step_store(struct pipeline_ctx *ctx, struct job *j)
+{
+	char work[PATH_MAX], path[PATH_MAX], err[1024];
+	struct checkpoint_ctx cp = { ctx, j };
+	struct store_object obj;
+	struct store_put put;
+	json_t *outs, *o, *objects, *resumes, *resume;
+	struct store *st;
+	const char *name;
+	char size[24];
+	int rc;
+
+	st = store_open(ctx->cfg, err, sizeof(err));
+	if (st == NULL)
+		return fail_for_good(ctx, j, err);
+	util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id);
+	outs = json_object_get(j->doc, "outputs");
+	objects = job_obj(j, "objects");
+	resumes = job_obj(j, "store_resume");
+	json_object_foreach(outs, name, o) {
+		const char *sha = json_string_value(json_object_get(o, "sha256"));
+		json_t *done = json_object_get(objects, name);
+
+		if (done != NULL && sha != NULL && json_string_value(
+		    json_object_get(done, "sha256")) != NULL && strcmp(sha,
+		    json_string_value(json_object_get(done, "sha256"))) == 0)
+			continue;       /* stored and verified before a restart */
+		if (atomic_load(ctx->stopping)) {
+			store_close(st);
+			return STEP_STOP;
+		}
+		util_snprintf(path, sizeof(path), "%s/%s", work,
+		    json_string_value(json_object_get(o, "file")));
+		resume = json_object_get(resumes, name);
+		if (!json_is_object(resume)) {
+			resume = json_object();
+			json_object_set_new(resumes, name, resume);
+		}
+		memset(&put, 0, sizeof(put));
+		put.key = json_string_value(json_object_get(o, "key"));
+		put.path = path;
+		put.content_type = json_string_value(json_object_get(o,
+		    "content_type"));
+		put.sha256 = sha;
+		put.resume = resume;
+		put.checkpoint = checkpoint;
+		put.ctx = &cp;
+		rc = store_put(st, &put, &obj, err, sizeof(err));
+		if (rc == STORE_RETRY) {
+			store_close(st);
+			return retry_later(ctx, j, err);
+		}
+		if (rc != STORE_OK) {
+			store_close(st);
+			return fail_for_good(ctx, j, err);
+		}
+		json_object_set_new(objects, name, json_pack("{s:s, s:s, s:I, s:s, "
+		    "s:s}", "key", put.key, "url", obj.url, "size",
+		    (json_int_t)obj.size, "sha256", sha ? sha : "", "etag",
+		    obj.etag));
+		json_object_del(resumes, name);
+		save(ctx, j);
+		log_info("stored", "id", j->id, "object", obj.url, "size",
+		    log_i64(size, (long long)obj.size));
+	}
+	store_close(st);
+	json_object_del(j->doc, "store_resume");
+	return advance(ctx, j, JOB_NOTIFYING);
+}
+
+static enum step_result
+step_notify(struct pipeline_ctx *ctx, struct job *j)
+{
+	json_t *wh = job_obj(j, "webhook");
+	const char *body;
+	int64_t now = util_now_ms(), first, retry_after, attempts, delay;
+	char err[700], code[24], msg[800];
+	long status;
+	int rc;
+
+	if (!json_is_string(json_object_get(j->doc, "result")))
+		job_set_str(j, "result", "completed");
+	if (ctx->cfg->webhook_url == NULL) {
+		json_object_set_new(wh, "status", json_string("disabled"));
+		return advance(ctx, j, JOB_FINISHING);
+	}
+	if (!json_is_string(json_object_get(wh, "body"))) {
+		/* built once: every retry carries the same bytes and signature */
+		char *b = webhook_body(j->doc, now);
+		json_object_set_new(wh, "body", json_string(b));
+		json_object_set_new(wh, "first_attempt_at", json_integer(now));
+		free(b);
+		save(ctx, j);
+	}
+	if (!json_is_integer(json_object_get(wh, "first_attempt_at")))
+		json_object_set_new(wh, "first_attempt_at", json_integer(now));
+	body = json_string_value(json_object_get(wh, "body"));
+	attempts = (int64_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
+	json_object_set_new(wh, "attempts", json_integer(attempts));
+	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, j->id,
+	    body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
+	    sizeof(err));
+	json_object_set_new(wh, "status", json_integer(status));
+	if (rc == WEBHOOK_OK) {
+		char ts[UTIL_ISO_LEN];
+		json_object_set_new(wh, "delivered_at",
+		    json_string(util_iso8601_ms(util_now_ms(), ts)));
+		log_info("webhook delivered", "id", j->id, "status",
+		    log_i64(code, status), "result", job_str(j, "result"));
+		return advance(ctx, j, JOB_FINISHING);
+	}
+	if (rc == WEBHOOK_FATAL) {
+		util_snprintf(msg, sizeof(msg), "%s (not retried: fix the receiver, "
+		    "then retry)", err);
+		return fail_for_good(ctx, j, msg);
+	}
+	first = (int64_t)json_integer_value(json_object_get(wh,
+	    "first_attempt_at"));
+	if (now - first > ctx->cfg->webhook_retry_for * 1000) {
+		util_snprintf(msg, sizeof(msg), "%s (gave up after WEBHOOK_RETRY_FOR)",
+		    err);
+		return fail_for_good(ctx, j, msg);
+	}
+	delay = util_backoff_ms(attempts, ctx->cfg->retry_max_delay * 1000);
+	if (retry_after > delay)
+		delay = retry_after > ctx->cfg->retry_max_delay * 1000 ?
+		    ctx->cfg->retry_max_delay * 1000 : retry_after;
+	job_fail(j, err, delay);
+	save(ctx, j);
+	log_warn("webhook not delivered, will retry", "id", j->id, "attempt",
+	    log_i64(code, attempts), "error", err);
+	return STEP_STOP;
+}
+
+/* Remove path when it is a regular file (not a symlink). */
+static int
+unlink_regular(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	return unlink(path);
+}
+
+int
+pipeline_delete_source(const struct config *cfg, struct job *j)
+{
+	const char *src = job_str(j, "source"), *dir = job_str(j, "session_dir");
+	char meta[PATH_MAX];
+	struct stat st;
+	(void)cfg;
+
+	if (job_bool(j, "quarantined") || job_str(j, "result") == NULL ||
+	    strcmp(job_str(j, "result"), "completed") != 0 ||
+	    json_object_get(j->doc, "source_deleted_at") != NULL)
+		return 0;
+	if (lstat(src, &st) == 0 && (int64_t)st.st_size != job_int(j,
+	    "source_size")) {
+		log_warn("source changed since it was stored: kept", "id", j->id,
+		    "source", src);
+		return 0;
+	}
+	if (unlink_regular(src) < 0) {
+		log_error("cannot delete source", "id", j->id, "source", src,
+		    "error", strerror(errno));
+		return -1;
+	}
+	if (dir != NULL) {
+		size_t n = 0;
+		char **rest = session_media_files(dir, &n);
+		session_free_list(rest, n);
+		if (rest != NULL && n == 0) {
+			util_snprintf(meta, sizeof(meta), "%s/metadata.json", dir);
+			unlink_regular(meta);
+			rmdir(dir); /* only when nothing else is in it */
+		}
+	}
+	{
+		char ts[UTIL_ISO_LEN];
+		job_set_str(j, "source_deleted_at",
+		    util_iso8601_ms(util_now_ms(), ts));
+	}
+	log_info("source deleted after verified upload", "id", j->id, "source",
+	    src);
+	return 1;
+}
+
+static enum step_result
+step_finish(struct pipeline_ctx *ctx, struct job *j)
+{
+	char logpath[PATH_MAX], work[PATH_MAX], ts[UTIL_ISO_LEN];
+	json_t *entry;
+	int64_t off;
+	bool quarantined = job_bool(j, "quarantined");
+
+	util_snprintf(logpath, sizeof(logpath), "%s/uploads.log", ctx->sp->dir);
+	if (!job_bool(j, "logged")) {
+		json_t *prev = json_object_get(j->doc, "log_offset");
+		if (!(json_is_integer(prev) && uploadlog_has(logpath,
+		    (int64_t)json_integer_value(prev), j->id))) {
+			off = uploadlog_size(logpath);
+			if (off < 0)
+				return retry_later(ctx, j, "cannot read uploads.log");
+			job_set_int(j, "log_offset", off);
+			save(ctx, j);
+			entry = uploadlog_entry(j->doc, util_now_ms());
+			if (uploadlog_append(logpath, entry) < 0) {
+				char msg[600];
+				json_decref(entry);
+				util_snprintf(msg, sizeof(msg), "cannot append to %s: %s",
+				    logpath, strerror(errno));
+				return retry_later(ctx, j, msg);
+			}
+			json_decref(entry);
+		}
+		job_set_bool(j, "logged", true);
+		save(ctx, j);
+	}
+	if (!quarantined && ctx->cfg->keep_local == KEEP_DELETE)
+		pipeline_delete_source(ctx->cfg, j);
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
+		fs_remove_tree(work);
+	job_set_str(j, "finished_at", util_iso8601_ms(util_now_ms(), ts));
+	job_set_int(j, "finished_at_ms", util_now_ms());
+	advance(ctx, j, quarantined ? JOB_QUARANTINED : JOB_DONE);
+	log_info(quarantined ? "recording quarantined and reported" :
+	    "recording done", "id", j->id, "room", job_str(j, "room_name"),
+	    "session", job_str(j, "session_id"));
+	return STEP_STOP;
+}
+
+void
+pipeline_run(struct pipeline_ctx *ctx, struct job *j)
+{
+	enum step_result r = STEP_NEXT;
+
+	while (r == STEP_NEXT && !atomic_load(ctx->stopping)) {
+		switch (job_state(j)) {
+		case JOB_QUEUED: r = step_queued(ctx, j); break;
+		case JOB_PROBING: r = step_probe(ctx, j); break;
+		case JOB_REMUXING: r = step_remux(ctx, j); break;
+		case JOB_STORING: r = step_store(ctx, j); break;
+		case JOB_NOTIFYING: r = step_notify(ctx, j); break;
+		case JOB_FINISHING: r = step_finish(ctx, j); break;
+		case JOB_FAILED:
+			if (job_due(j) < 0 || job_due(j) > util_now_ms())
+				return;
+			job_wake(j);
+			break;
+		default:
+			return;
+		}
+	}
+}

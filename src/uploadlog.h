@@ -1,0 +1,23 @@
+/* uploadlog.h -- $STATE_DIR/uploads.log: one JSON object per finished job, append-only. */
+#ifndef JP_UPLOADLOG_H
+#define JP_UPLOADLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* The log's current size (where the next line will start); -1/errno. */
+int64_t uploadlog_size(const char *path);
+
+/* Append entry as one line (O_APPEND, one write, fsync). 0 or -1/errno. */
+int uploadlog_append(const char *path, const json_t *entry);
+
+/* Whether a line at or after offset has "id": id — so a job that crashed
+ * between appending and saving its state does not append twice. */
+bool uploadlog_has(const char *path, int64_t offset, const char *id);
+
+/* The log line for a finished job document. New reference. */
+json_t *uploadlog_entry(const json_t *job, int64_t now_ms);
+
+#endif
