@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+const char *cmd_config_path;
+
 struct config *
 cmd_load_config(int quiet)
 {

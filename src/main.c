@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *cmd_config_path;
 
 static const struct {
 	const char *name;

@@ -1,0 +1,247 @@
+/* test_webhook.c -- the completion body (jansson, hostile names), the signature, manifest and log lines. */
+#include "unit.h"
+#include "hash.h"
+#include "log.h"
+#include "manifest.h"
+#include "uploadlog.h"
+#include "util.h"
+#include "webhook.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char *const hostile[] = {
+	"reflector-my-room-uuid123",
+	"room \"with\" quotes",
+	"room\nwith\nnewlines\r\t",
+	"ünïcødé 会议室 🎥",
+	"back\\slash and '\"'$(rm -rf /)`",
+	"</script><x>&amp;",
+};
+
+static json_t *
+sample_job(const char *room)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:f}}",
+	    "id", "0123456789abcdef0123456789abcdef",
+	    "source", "/var/recordings/s1/x_2025-01-15-10-30-00.mp4",
+	    "room_name", room, "session_id", "s1",
+	    "meeting_url", "https://meet.example.com/r",
+	    "source_size", (json_int_t)123456789,
+	    "probe", "duration", 3601.2);
+
+	json_object_set_new(j, "objects", json_pack("{s:{s:s, s:s, s:I, s:s, "
+	    "s:s}}", "video", "url", "s3://b/k", "key", "k", "size",
+	    (json_int_t)10, "sha256", "ab", "etag", "e"));
+	json_object_set_new(j, "metadata", json_pack("{s:[{s:{s:s}}]}",
+	    "participants", "user", "name", room));
+	return j;
+}
+
+static void
+body_roundtrips_hostile_names(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		json_t *job = sample_job(hostile[i]), *back;
+		char *body = webhook_body(job, 1736939700000LL);
+		json_error_t e;
+
+		back = json_loads(body, JSON_REJECT_DUPLICATES, &e);
+		CHECK(back != NULL);
+		CHECK_STR(json_string_value(json_object_get(back, "room_name")),
+		    hostile[i]);
+		CHECK_STR(json_string_value(json_object_get(json_object_get(
+		    json_array_get(json_object_get(back, "participants"), 0),
+		    "user"), "name")), hostile[i]);
+		/* one line, ASCII only: safe for any receiver and any log */
+		CHECK(strchr(body, '\n') == NULL);
+		for (const char *p = body; *p; p++)
+			CHECK((unsigned char)*p < 0x80);
+		json_decref(back);
+		json_decref(job);
+		free(body);
+	}
+}
+
+static void
+body_shape(void)
+{
+	json_t *job = sample_job("r"), *b;
+	const char *first[] = { "room_name", "recording_file",
+		"recording_status", "timestamp" };
+	char *body;
+	void *it;
+	size_t i;
+
+	body = webhook_body(job, 1736939700000LL);
+	b = json_loads(body, 0, NULL);
+	/* the seed's four fields come first, in its order */
+	it = json_object_iter(b);
+	for (i = 0; i < 4 && it != NULL; i++, it = json_object_iter_next(b, it))
+		CHECK_STR(json_object_iter_key(it), first[i]);
+	CHECK_STR(json_string_value(json_object_get(b, "recording_status")),
+	    "completed");
+	CHECK_STR(json_string_value(json_object_get(b, "timestamp")),
+	    "2025-01-15T11:15:00.000Z");
+	CHECK_STR(json_string_value(json_object_get(b, "recording_id")),
+	    "0123456789abcdef0123456789abcdef");
+	CHECK(json_real_value(json_object_get(b, "duration_seconds")) == 3601.2);
+	CHECK_INT(json_integer_value(json_object_get(b, "size_bytes")), 123456789);
+	CHECK(json_object_get(json_object_get(json_object_get(b, "objects"),
+	    "video"), "etag") == NULL);
+	CHECK(json_object_get(b, "error") == NULL);
+	json_decref(b);
+	free(body);
+
+	json_object_set_new(job, "result", json_string("failed"));
+	json_object_set_new(job, "error", json_string("no moov atom"));
+	body = webhook_body(job, 0);
+	b = json_loads(body, 0, NULL);
+	CHECK_STR(json_string_value(json_object_get(b, "recording_status")),
+	    "failed");
+	CHECK_STR(json_string_value(json_object_get(b, "error")), "no moov atom");
+	json_decref(b);
+	free(body);
+	json_decref(job);
+}
+
+static void
+signature(void)
+{
+	char hex[HASH_HEX_LEN];
+
+	/* RFC 4231 test case 2 */
+	hash_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, hex);
+	CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	CHECK(hash_equal_ct(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+	CHECK(!hash_equal_ct(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3844"));
+	CHECK(!hash_equal_ct(hex, "5bdcc146"));
+	CHECK(!hash_equal_ct(hex, ""));
+	hash_sha256_hex("", 0, hex);
+	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+static void
+manifest_and_log(void)
+{
+	json_t *job = sample_job("room \"q\""), *m, *e;
+	char *text;
+
+	json_object_set_new(job, "outputs", json_pack("{s:{s:s, s:s, s:I, s:s, "
+	    "s:s}}", "video", "file", "recording.mp4", "key", "k", "size",
+	    (json_int_t)10, "sha256", "ab", "content_type", "video/mp4"));
+	text = manifest_build(job, 0);
+	m = json_loads(text, 0, NULL);
+	CHECK(m != NULL);
+	CHECK_STR(json_string_value(json_object_get(m, "room_name")), "room \"q\"");
+	CHECK_INT(json_integer_value(json_object_get(json_object_get(json_object_get(
+	    m, "outputs"), "video"), "size")), 10);
+	CHECK(json_object_get(m, "probe") != NULL);
+	CHECK(json_object_get(m, "metadata") != NULL);
+	json_decref(m);
+	free(text);
+
+	e = uploadlog_entry(job, 0);
+	CHECK_STR(json_string_value(json_object_get(e, "status")), "completed");
+	json_object_set_new(job, "quarantined", json_true());
+	json_decref(e);
+	e = uploadlog_entry(job, 0);
+	CHECK_STR(json_string_value(json_object_get(e, "status")), "quarantined");
+	json_decref(e);
+	json_decref(job);
+}
+
+static void
+upload_log_once(void)
+{
+	char path[] = "/tmp/jp-test-uploadlog-XXXXXX";
+	int fd = mkstemp(path);
+	json_t *a = json_pack("{s:s}", "id", "aaaa"), *b = json_pack("{s:s}",
+	    "id", "bbbb");
+	int64_t off;
+
+	close(fd);
+	CHECK(uploadlog_append(path, a) == 0);
+	off = uploadlog_size(path);
+	CHECK(off > 0);
+	CHECK(!uploadlog_has(path, off, "bbbb"));
+	CHECK(uploadlog_append(path, b) == 0);
+	CHECK(uploadlog_has(path, off, "bbbb"));
+	CHECK(!uploadlog_has(path, off, "aaaa"));
+	CHECK(uploadlog_has(path, 0, "aaaa"));
+	unlink(path);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* Run one log call with stderr captured; returns the line. */
+static char *
+capture(enum log_format f, const char *value)
+{
+	char path[] = "/tmp/jp-test-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	char *text;
+
+	dup2(fd, 2);
+	log_setup(f, LOG_INFO);
+	log_info("hello world", "room", value, "n", "1");
+	log_debug("hidden", "x", "y");
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	{
+		FILE *fp = fopen(path, "r");
+		char buf[8192] = "";
+		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+		text = xstrdup(buf);
+	}
+	unlink(path);
+	log_setup(LOG_TEXT, LOG_INFO);
+	return text;
+}
+
+static void
+log_lines_escape(void)
+{
+	char *line = capture(LOG_TEXT, "evil\nlevel=error msg=\"forged\"");
+	json_t *j;
+
+	CHECK(strstr(line, "msg=\"hello world\"") != NULL);
+	CHECK(strstr(line, "room=\"evil\\nlevel=error msg=\\\"forged\\\"\"") != NULL);
+	CHECK(strstr(line, " n=1") != NULL);
+	CHECK(strchr(line, '\n') == line + strlen(line) - 1); /* one line */
+	CHECK(strstr(line, "hidden") == NULL);
+	free(line);
+
+	line = capture(LOG_JSON, "q\"\\\x01\n✓");
+	j = json_loads(line, 0, NULL);
+	CHECK(j != NULL);
+	CHECK_STR(json_string_value(json_object_get(j, "room")), "q\"\\\x01\n✓");
+	CHECK_STR(json_string_value(json_object_get(j, "level")), "info");
+	json_decref(j);
+	free(line);
+}
+
+static void
+log_caps_long_values(void)
+{
+	char *big = xmalloc(20000), *line;
+
+	memset(big, 'a', 19999);
+	big[19999] = '\0';
+	line = capture(LOG_JSON, big);
+	CHECK(strlen(line) < 4200);
+	CHECK(line[strlen(line) - 1] == '\n');
+	CHECK(strstr(line, "…") != NULL);
+	free(line);
+	free(big);
+}
+
+UNIT_MAIN("webhook", T(body_roundtrips_hostile_names), T(body_shape),
+    T(signature), T(manifest_and_log), T(upload_log_once),
+    T(log_lines_escape), T(log_caps_long_values))
