@@ -34,6 +34,12 @@ spool_open(struct spool *sp, const char *state_dir, char *err, size_t errlen)
 		spool_close(sp);
 		return -1;
 	}
+	/* jibri-finalize runs as Jibri's user and writes here through the
+	 * group: keep it group-writable whatever the umask, and setgid so
+	 * requests belong to the group the daemon reads through. Not ours to
+	 * change (another owner): leave it. */
+	if (chmod(sp->incoming, 02770) < 0)
+		chmod(sp->incoming, 0770); /* RestrictSUIDSGID= */
 	return 0;
 }
 
