@@ -47,6 +47,14 @@ job_id_for(const char *rel, char id[33])
 	id[32] = '\0';
 }
 
+static char *
+source_dir(const char *source)
+{
+	const char *slash = strrchr(source, '/');
+
+	return slash ? xstrndup(source, (size_t)(slash - source)) : xstrdup(".");
+}
+
 static void
 touch(struct job *j)
 {
@@ -64,6 +72,7 @@ job_new(const char *id, const char *source, const char *rel,
 	char ts[UTIL_ISO_LEN];
 
 	util_strlcpy(j->id, id, sizeof(j->id));
+	j->dir = source_dir(source);
 	j->doc = json_object();
 	json_object_set_new(j->doc, "id", json_string(id));
 	json_object_set_new(j->doc, "source", json_string(source));
@@ -95,6 +104,7 @@ job_from_doc(json_t *doc)
 	j = xcalloc(1, sizeof(*j));
 	memcpy(j->id, id, 33);
 	j->doc = doc;
+	j->dir = source_dir(json_string_value(json_object_get(doc, "source")));
 	return j;
 }
 
@@ -104,6 +114,7 @@ job_free(struct job *j)
 	if (j == NULL)
 		return;
 	json_decref(j->doc);
+	free(j->dir);
 	free(j);
 }
 
@@ -208,8 +219,12 @@ job_resume(struct job *j)
 	enum job_state s = JOB_QUEUED;
 
 	if (job_state(j) == JOB_QUARANTINED) {
-		/* an operator asked: probe again from the start */
+		/* the file changed, or an operator asked: probe again from the
+		 * start. Its next webhook is a new delivery (another outcome),
+		 * so it gets a new Idempotency-Key: ID.2, ID.3, ... */
 		s = JOB_QUEUED;
+		job_set_int(j, "generation", job_int(j, "generation") ?
+		    job_int(j, "generation") + 1 : 2);
 		json_object_del(j->doc, "quarantined");
 		json_object_del(j->doc, "result");
 		json_object_del(j->doc, "webhook");

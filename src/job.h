@@ -39,7 +39,8 @@ enum job_state {
  */
 struct job {
 	char id[33];
-	json_t *doc;
+	json_t *doc;            /* while running, only its worker touches it */
+	char *dir;              /* the source's directory (immutable) */
 	bool running;           /* a worker owns it (daemon only) */
 };
 

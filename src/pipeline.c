@@ -123,7 +123,14 @@ step_queued(struct pipeline_ctx *ctx, struct job *j)
 	session_load(ctx->cfg->recordings_dir, job_str(j, "source"),
 	    job_str(j, "legacy_room"), &info);
 	job_set_str(j, "session_dir", info.session_dir);
-	job_set_str(j, "session_id", info.session_id);
+	if (job_str(j, "session_suffix") != NULL) {
+		char *sid = xasprintf("%s-%s", info.session_id,
+		    job_str(j, "session_suffix"));
+		job_set_str(j, "session_id", sid);
+		free(sid);
+	} else {
+		job_set_str(j, "session_id", info.session_id);
+	}
 	job_set_str(j, "room_name", info.room_name);
 	job_set_str(j, "room_source", info.room_source);
 	job_set_str(j, "meeting_url", info.meeting_url);
@@ -306,6 +313,28 @@ checkpoint(void *p)
 	save(c->ctx, c->j);
 }
 
+/* Whether every output not yet stored is in the work directory with the
+ * size recorded when it was made. */
+static bool
+outputs_present(struct job *j, const char *work)
+{
+	json_t *objects = json_object_get(j->doc, "objects"), *o;
+	char path[PATH_MAX];
+	const char *name;
+	struct stat st;
+
+	json_object_foreach(json_object_get(j->doc, "outputs"), name, o) {
+		if (json_object_get(objects, name) != NULL)
+			continue;
+		if (util_snprintf(path, sizeof(path), "%s/%s", work,
+		    json_string_value(json_object_get(o, "file"))) < 0 ||
+		    stat(path, &st) < 0 || (json_int_t)st.st_size !=
+		    json_integer_value(json_object_get(o, "size")))
+			return false;
+	}
+	return true;
+}
+
 static enum step_result
 step_store(struct pipeline_ctx *ctx, struct job *j)
 {
@@ -319,11 +348,18 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 	char size[24];
 	int rc;
 
+	util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id);
+	outs = json_object_get(j->doc, "outputs");
+	if (!outputs_present(j, work)) {
+		/* the work files are gone (STATE_DIR restored, tmpfs after a
+		 * reboot): make them again rather than wait for them forever */
+		log_warn("outputs missing before storing: remuxing again", "id",
+		    j->id, "dir", work);
+		return advance(ctx, j, JOB_REMUXING);
+	}
 	st = store_open(ctx->cfg, err, sizeof(err));
 	if (st == NULL)
 		return fail_for_good(ctx, j, err);
-	util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id);
-	outs = json_object_get(j->doc, "outputs");
 	objects = job_obj(j, "objects");
 	resumes = job_obj(j, "store_resume");
 	json_object_foreach(outs, name, o) {
@@ -383,7 +419,7 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 	json_t *wh = job_obj(j, "webhook");
 	const char *body;
 	int64_t now = util_now_ms(), first, retry_after, attempts, delay;
-	char err[700], code[24], msg[800];
+	char err[700], code[24], msg[800], key[64];
 	long status;
 	int rc;
 
@@ -406,7 +442,12 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 	body = json_string_value(json_object_get(wh, "body"));
 	attempts = (int64_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
 	json_object_set_new(wh, "attempts", json_integer(attempts));
-	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, j->id,
+	if (job_int(j, "generation") > 1)
+		snprintf(key, sizeof(key), "%s.%lld", j->id,
+		    (long long)job_int(j, "generation"));
+	else
+		snprintf(key, sizeof(key), "%s", j->id);
+	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, key,
 	    body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
 	    sizeof(err));
 	json_object_set_new(wh, "status", json_integer(status));

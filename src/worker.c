@@ -169,6 +169,19 @@ valid_utf8_json(const char *s)
 	return ok;
 }
 
+/* Whether another job's recording lies in directory dir. Caller holds mu;
+ * reads only the immutable part of jobs. */
+static bool
+shares_session(struct daemon *d, const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < d->njobs; i++)
+		if (strcmp(d->jobs[i]->dir, dir) == 0)
+			return true;
+	return false;
+}
+
 /* Make (or find) the job of the media file at path, which must be a
  * regular file inside RECORDINGS_DIR. Main thread. */
 static void
@@ -215,12 +228,23 @@ admit(struct daemon *d, const char *path, const char *legacy_room,
 			    id, "source", path, "door", door);
 		} else {
 			log_debug("recording already known", "id", id, "door", door,
-			    "state", job_state_name(job_state(j)));
+			    "state", j->running ? "running" :
+			    job_state_name(job_state(j)));
 		}
 		pthread_mutex_unlock(&d->mu);
 		return;
 	}
 	j = job_new(id, path, rel, door);
+	if (strcmp(j->dir, d->root) != 0 && shares_session(d, j->dir)) {
+		/* Jibri writes one file per session; a second one must not
+		 * land on the first one's keys */
+		const char *base = strrchr(path, '/') + 1;
+		const char *dot = strrchr(base, '.');
+		char *stem = xstrndup(base, dot && dot != base ?
+		    (size_t)(dot - base) : strlen(base));
+		job_set_str(j, "session_suffix", stem);
+		free(stem);
+	}
 	if (legacy_room != NULL && *legacy_room != '\0' &&
 	    valid_utf8_json(legacy_room))
 		job_set_str(j, "legacy_room", legacy_room);
@@ -245,9 +269,15 @@ watcher_take(const char *path, void *ctx)
 static void
 retry_job(struct daemon *d, struct job *j, bool quiet)
 {
-	enum job_state s = job_state(j);
+	enum job_state s;
 
-	if (j->running || (s != JOB_FAILED && s != JOB_QUARANTINED)) {
+	if (j->running) {
+		if (!quiet)
+			log_info("retry: job is running", "id", j->id);
+		return;
+	}
+	s = job_state(j);
+	if (s != JOB_FAILED && s != JOB_QUARANTINED) {
 		if (!quiet)
 			log_info("retry: job is not failed", "id", j->id, "state",
 			    job_state_name(s));
@@ -270,7 +300,8 @@ take_request(const struct request *r, const char *name, void *ctx)
 		pthread_mutex_lock(&d->mu);
 		if (strcmp(r->path, "--failed") == 0) {
 			for (i = 0; i < d->njobs; i++)
-				if (job_state(d->jobs[i]) == JOB_FAILED)
+				if (!d->jobs[i]->running &&
+				    job_state(d->jobs[i]) == JOB_FAILED)
 					retry_job(d, d->jobs[i], true);
 		} else {
 			struct job *j = find_job(d, r->path);
@@ -415,12 +446,15 @@ notify_status(struct daemon *d)
 
 	pthread_mutex_lock(&d->mu);
 	for (i = 0; i < d->njobs; i++) {
-		enum job_state s = job_state(d->jobs[i]);
+		enum job_state s;
+		if (d->jobs[i]->running)
+			continue;
+		s = job_state(d->jobs[i]);
 		if (s == JOB_FAILED)
 			failed++;
 		else if (job_state_final(s))
 			done++;
-		else if (!d->jobs[i]->running)
+		else
 			waiting++;
 	}
 	snprintf(status, sizeof(status), "STATUS=%d processing, %zu waiting, "
