@@ -90,8 +90,9 @@ request_write(const char *dir, const struct request *r, int durable,
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd = (unsigned int)getpid() * 2654435761u;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(name, size, "%lld%03ld-%d-%08x.req", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000000, (int)getpid(), rnd);
+	/* names sort by time: the daemon takes requests oldest first */
+	n = snprintf(name, size, "%lld.%09ld-%d-%08x.req", (long long)ts.tv_sec,
+	    ts.tv_nsec, (int)getpid(), rnd);
 	if (n < 0 || (size_t)n >= size ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s", dir, name) >= (int)sizeof(tmp) ||
 	    snprintf(final, sizeof(final), "%s/%s", dir, name) >=

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* A request is one small file in $STATE_DIR/incoming/, named
- * <ms>-<pid>-<random>.req, holding NUL-terminated fields:
+ * <seconds>.<nanoseconds>-<pid>-<random>.req, holding NUL-terminated fields:
  *
  *   "jibri-pipeline-request 1", kind, path, room
  *
