@@ -44,7 +44,10 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 # Library flags are only asked for when compiling: "make deps" must run first
 # on a fresh machine, before pkg-config exists.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
+# libav* are not linked but loaded on first use (src/avlib.c): binding
+# Debian's libavcodec and its ~130 dependencies costs every start ~40 ms.
+DLOPEN_PKGS := libavformat libavcodec libavutil
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out $(DLOPEN_PKGS),$(PKGS))) -lpthread -lm
 
 MAIN_SRC := src/main.c
 LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
