@@ -1,6 +1,7 @@
 /* avfile.c -- libavformat on our own file descriptors: no symlink followed,
  * the real errno kept, only MP4/QuickTime and Matroska/WebM accepted. */
 #include "avfile.h"
+#include "avlib.h"
 #include "util.h"
 
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libavutil/log.h>
 
 /* 64 KiB: the demuxer refills this much per seek; an audio chunk of a
  * Jibri file is ~16 KiB, so a larger buffer would drag in more video. */
@@ -25,16 +25,10 @@ static const char *const avfile_formats[] = {
 	"matroska,webm",
 };
 
-void
-avfile_quiet(void)
-{
-	av_log_set_level(AV_LOG_QUIET);
-}
-
 const char *
 avfile_strerror(int averr, char *buf, size_t size)
 {
-	if (av_strerror(averr, buf, size) < 0)
+	if (avlib.av_strerror(averr, buf, size) < 0)
 		util_snprintf(buf, size, "libav error %d", averr);
 	return buf;
 }
@@ -173,7 +167,10 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
-	avfile_quiet();
+	if (avlib_load(err, errlen) < 0) {
+		f->sys_errno = ELIBACC;
+		return AVFILE_IO;
+	}
 	if (fd < 0) {
 		rc = avfile_open_path(path, &f->fd, &f->size, &f->sys_errno,
 		    err, errlen);
@@ -192,18 +189,18 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 		f->size = st.st_size;
 	}
 
-	buf = av_malloc(AVFILE_IN_BUF);
+	buf = avlib.av_malloc(AVFILE_IN_BUF);
 	if (buf == NULL ||
-	    (f->pb = avio_alloc_context(buf, AVFILE_IN_BUF, 0, f, avfile_read,
+	    (f->pb = avlib.avio_alloc_context(buf, AVFILE_IN_BUF, 0, f, avfile_read,
 	    NULL, avfile_seek)) == NULL) {
-		av_free(buf);
+		avlib.av_free(buf);
 		f->sys_errno = ENOMEM;
 		util_snprintf(err, errlen, "out of memory");
 		rc = AVFILE_IO;
 		goto fail;
 	}
 
-	ret = av_probe_input_buffer2(f->pb, &ifmt, path, NULL, 0, 0);
+	ret = avlib.av_probe_input_buffer2(f->pb, &ifmt, path, NULL, 0, 0);
 	if (ret < 0) {
 		rc = avfile_classify(f, ret);
 		if (rc == AVFILE_IO)
@@ -222,7 +219,7 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 		goto fail;
 	}
 
-	f->fmt = avformat_alloc_context();
+	f->fmt = avlib.avformat_alloc_context();
 	if (f->fmt == NULL) {
 		f->sys_errno = ENOMEM;
 		util_snprintf(err, errlen, "out of memory");
@@ -231,9 +228,9 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 	}
 	f->fmt->pb = f->pb;
 	f->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-	av_dict_set(&opts, "protocol_whitelist", "file", 0);
-	ret = avformat_open_input(&f->fmt, path, ifmt, &opts);
-	av_dict_free(&opts);
+	avlib.av_dict_set(&opts, "protocol_whitelist", "file", 0);
+	ret = avlib.avformat_open_input(&f->fmt, path, ifmt, &opts);
+	avlib.av_dict_free(&opts);
 	if (ret < 0) {
 		/* avformat_open_input freed the context, not our pb */
 		f->fmt = NULL;
@@ -262,7 +259,7 @@ avfile_find_info(struct avfile *f, char *err, size_t errlen)
 	char msg[128];
 	int ret, rc;
 
-	ret = avformat_find_stream_info(f->fmt, NULL);
+	ret = avlib.avformat_find_stream_info(f->fmt, NULL);
 	if (ret >= 0)
 		return AVFILE_OK;
 	rc = avfile_classify(f, ret);
@@ -286,9 +283,9 @@ avfile_check_index(struct avfile *f, int stream, char *err, size_t errlen)
 
 		if (stream >= 0 && (int)i != stream)
 			continue;
-		n = avformat_index_get_entries_count(st);
+		n = avlib.avformat_index_get_entries_count(st);
 		for (j = 0; j < n; j++) {
-			const AVIndexEntry *e = avformat_index_get_entry(st, j);
+			const AVIndexEntry *e = avlib.avformat_index_get_entry(st, j);
 
 			if (e == NULL || e->pos < 0)
 				continue;
@@ -309,10 +306,10 @@ void
 avfile_close(struct avfile *f)
 {
 	if (f->fmt != NULL)
-		avformat_close_input(&f->fmt);
+		avlib.avformat_close_input(&f->fmt);
 	if (f->pb != NULL) {
-		av_freep(&f->pb->buffer);
-		avio_context_free(&f->pb);
+		avlib.av_freep(&f->pb->buffer);
+		avlib.avio_context_free(&f->pb);
 	}
 	if (f->fd >= 0 && !f->borrowed)
 		close(f->fd);
@@ -385,11 +382,11 @@ avfile_out_open(struct avfile_out *o, const char *path)
 	    0644);
 	if (o->fd < 0)
 		return -1;
-	buf = av_malloc(AVFILE_OUT_BUF);
+	buf = avlib.av_malloc(AVFILE_OUT_BUF);
 	if (buf == NULL ||
-	    (o->pb = avio_alloc_context(buf, AVFILE_OUT_BUF, 1, o, NULL,
+	    (o->pb = avlib.avio_alloc_context(buf, AVFILE_OUT_BUF, 1, o, NULL,
 	    avfile_write, avfile_out_seek)) == NULL) {
-		av_free(buf);
+		avlib.av_free(buf);
 		close(o->fd);
 		o->fd = -1;
 		errno = ENOMEM;
@@ -404,11 +401,11 @@ avfile_out_close(struct avfile_out *o)
 	int e = 0;
 
 	if (o->pb != NULL) {
-		avio_flush(o->pb);
+		avlib.avio_flush(o->pb);
 		if (o->pb->error < 0 && o->sys_errno == 0)
 			o->sys_errno = AVUNERROR(o->pb->error);
-		av_freep(&o->pb->buffer);
-		avio_context_free(&o->pb);
+		avlib.av_freep(&o->pb->buffer);
+		avlib.avio_context_free(&o->pb);
 	}
 	if (o->fd >= 0) {
 		/* close() reports delayed write errors (NFS, quotas) */

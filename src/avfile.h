@@ -32,10 +32,6 @@ struct avfile_out {
 	AVIOContext *pb;
 };
 
-/* Silence libav's own logging: messages go into our err strings. Cheap,
- * idempotent, called by every open. */
-void avfile_quiet(void);
-
 /* Open path for reading: O_NOFOLLOW (a symlink is BAD), a regular file
  * (else BAD), not empty (BAD "empty file"); IO with sys_errno for ENOENT,
  * EACCES, EMFILE... On success *fd and *size are set. */

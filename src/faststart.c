@@ -1,11 +1,16 @@
-/* faststart.c -- move an MP4's moov in front of its mdat; the sample bytes
- * are copied by the kernel as one range, never through user space.
+/* faststart.c -- MP4 rewriting at box level: the moov moved in front of
+ * the mdat (samples copied by the kernel as one range), and the audio
+ * track alone as an M4A (its chunks gathered, the index rewritten).
  *
  * Jibri's ffmpeg writes ftyp, free, mdat, moov. Streaming players need the
  * moov (the index) first. A full remux moves every sample through user
  * space twice (demuxer, muxer); here only the moov (a few hundred KiB for
  * an hour) is read and rewritten, and the samples stay in their order, so
- * copy_file_range can move them inside the kernel, like cp does. */
+ * copy_file_range moves them inside the kernel, like cp does.
+ *
+ * The audio of a Jibri file lies in small chunks between the video frames
+ * (about one every 7 KiB). Reading through the file to pick them out costs
+ * as much as copying it; one pread per chunk reads ~8% of the bytes. */
 #include "faststart.h"
 #include "fsutil.h"
 #include "util.h"
@@ -13,22 +18,37 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define T_MOOV MP4BOX_TYPE('m', 'o', 'o', 'v')
+#define T_MVHD MP4BOX_TYPE('m', 'v', 'h', 'd')
 #define T_TRAK MP4BOX_TYPE('t', 'r', 'a', 'k')
 #define T_MDIA MP4BOX_TYPE('m', 'd', 'i', 'a')
 #define T_MINF MP4BOX_TYPE('m', 'i', 'n', 'f')
 #define T_STBL MP4BOX_TYPE('s', 't', 'b', 'l')
 #define T_STCO MP4BOX_TYPE('s', 't', 'c', 'o')
 #define T_CO64 MP4BOX_TYPE('c', 'o', '6', '4')
+#define T_FREE MP4BOX_TYPE('f', 'r', 'e', 'e')
+#define T_MDAT MP4BOX_TYPE('m', 'd', 'a', 't')
 #define T_SOUN MP4BOX_TYPE('s', 'o', 'u', 'n')
 
+/* The audio file's brand, as FFmpeg's ipod muxer writes it for .m4a. */
+static const uint8_t faststart_m4a_ftyp[] = {
+	0, 0, 0, 28, 'f', 't', 'y', 'p', 'M', '4', 'A', ' ', 0, 0, 2, 0,
+	'M', '4', 'A', ' ', 'i', 's', 'o', 'm', 'i', 's', 'o', '2',
+};
+
+#define FASTSTART_GATHER_BUF (1 << 20)
+
+/* How a moov is written: every track with its offsets shifted (video), or
+ * one track alone with its chunks packed from base (audio). */
 struct faststart_emit {
 	const struct mp4box_moov *m;
 	const bool *upgrade;    /* per track: write the stco as a co64 */
-	uint64_t delta;         /* added to every chunk offset */
+	int only;               /* -1: all tracks, shifted; else the one kept */
+	uint64_t delta;         /* shifted: added to every chunk offset */
+	uint64_t base;          /* packed: where the first chunk goes */
+	uint64_t duration;      /* packed: the movie duration (mvhd) */
 	uint8_t *out;
 	size_t o, cap;
 	size_t track;           /* the trak being written */
@@ -44,13 +64,57 @@ faststart_put(struct faststart_emit *e, const void *p, size_t n)
 	return 0;
 }
 
-/* The chunk offset table of the current track, entries moved by delta. */
+/* The new chunk offsets of the current track, in table order, into dst
+ * (4 or 8 bytes each). */
+static int
+faststart_put_entries(struct faststart_emit *e, const struct mp4box_track *t,
+    uint8_t *dst, unsigned width)
+{
+	struct mp4box_chunks it;
+	uint64_t v, off, bytes, pos;
+	uint32_t i, idx;
+	char why[200];
+
+	if (e->only < 0) {
+		for (i = 0; i < t->nb_chunks; i++, dst += width) {
+			v = t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)i) :
+			    mp4box_rb32(t->chunks + 4 * (size_t)i);
+			if (v > UINT64_MAX - e->delta)
+				return -1;
+			v += e->delta;
+			if (width == 4 && v > UINT32_MAX)
+				return -1;
+			if (width == 4)
+				mp4box_wb32(dst, (uint32_t)v);
+			else
+				mp4box_wb64(dst, v);
+		}
+		return 0;
+	}
+	/* packed: chunk i starts where chunk i-1 ended */
+	pos = e->base;
+	mp4box_chunks_init(&it, t);
+	for (i = 0; i < t->nb_chunks; i++, dst += width) {
+		if (mp4box_chunks_next(&it, &idx, &off, &bytes, why,
+		    sizeof(why)) != 1 || idx != i)
+			return -1;
+		if (width == 4 && pos > UINT32_MAX)
+			return -1;
+		if (width == 4)
+			mp4box_wb32(dst, (uint32_t)pos);
+		else
+			mp4box_wb64(dst, pos);
+		pos += bytes;
+	}
+	return 0;
+}
+
+/* The chunk offset table of the current track, rewritten. */
 static int
 faststart_put_offsets(struct faststart_emit *e, const struct mp4box *b)
 {
 	const struct mp4box_track *t;
-	uint64_t v, size;
-	uint32_t i;
+	uint64_t size;
 	uint8_t *p;
 
 	if (e->track >= e->m->nb_tracks)
@@ -58,30 +122,12 @@ faststart_put_offsets(struct faststart_emit *e, const struct mp4box *b)
 	t = &e->m->track[e->track];
 	if (t->co_off != b->off)
 		return -1; /* the parse saw another table: cannot happen */
-	if (!t->co64 && !e->upgrade[e->track]) {
+	if (t->co64 || !e->upgrade[e->track]) {
 		/* in place: the box keeps its size and any trailing bytes */
 		if (faststart_put(e, e->m->buf + b->off, (size_t)b->size) < 0)
 			return -1;
 		p = e->out + e->o - b->size + (t->chunks - (e->m->buf + b->off));
-		for (i = 0; i < t->nb_chunks; i++, p += 4) {
-			v = mp4box_rb32(p) + e->delta;
-			if (v > UINT32_MAX)
-				return -1;
-			mp4box_wb32(p, (uint32_t)v);
-		}
-		return 0;
-	}
-	if (t->co64) {
-		if (faststart_put(e, e->m->buf + b->off, (size_t)b->size) < 0)
-			return -1;
-		p = e->out + e->o - b->size + (t->chunks - (e->m->buf + b->off));
-		for (i = 0; i < t->nb_chunks; i++, p += 8) {
-			v = mp4box_rb64(p);
-			if (v > UINT64_MAX - e->delta)
-				return -1;
-			mp4box_wb64(p, v + e->delta);
-		}
-		return 0;
+		return faststart_put_entries(e, t, p, t->co64 ? 8 : 4);
 	}
 	/* stco -> co64: same header form, version/flags 0, 64-bit entries */
 	size = b->hdr + 8 + 8 * (uint64_t)t->nb_chunks;
@@ -101,11 +147,29 @@ faststart_put_offsets(struct faststart_emit *e, const struct mp4box *b)
 	p += b->hdr;
 	mp4box_wb32(p, 0);
 	mp4box_wb32(p + 4, t->nb_chunks);
-	p += 8;
-	for (i = 0; i < t->nb_chunks; i++, p += 8)
-		mp4box_wb64(p, (uint64_t)mp4box_rb32(t->chunks + 4 * (size_t)i) +
-		    e->delta);
 	e->o += (size_t)size;
+	return faststart_put_entries(e, t, p + 8, 8);
+}
+
+/* mvhd with the duration of the track kept (an audio file must not claim
+ * the video's length). */
+static int
+faststart_put_mvhd(struct faststart_emit *e, const struct mp4box *b)
+{
+	uint8_t *p;
+
+	if (faststart_put(e, e->m->buf + b->off, (size_t)b->size) < 0)
+		return -1;
+	if (e->only < 0)
+		return 0;
+	p = e->out + e->o - b->size + b->hdr;
+	/* version 1: flags, 64-bit creation/modification, time scale, 64-bit
+	 * duration; version 0: the same in 32 bits */
+	if (p[0] == 1 && b->size - b->hdr >= 32)
+		mp4box_wb64(p + 24, e->duration);
+	else if (p[0] == 0 && b->size - b->hdr >= 20 &&
+	    e->duration <= UINT32_MAX)
+		mp4box_wb32(p + 16, (uint32_t)e->duration);
 	return 0;
 }
 
@@ -124,7 +188,7 @@ faststart_is_container(uint32_t type, uint32_t parent)
 }
 
 /* Write box b of the moov (and, for the containers on the way to the chunk
- * tables, its children), fixing the sizes of the containers that grew.
+ * tables, its children), fixing the sizes of the containers that changed.
  * Mirrors mp4box_parse_moov's walk, so tracks are met in the same order. */
 static int
 faststart_put_box(struct faststart_emit *e, const struct mp4box *b,
@@ -142,6 +206,13 @@ faststart_put_box(struct faststart_emit *e, const struct mp4box *b,
 		if (parent == T_STBL)
 			return faststart_put_offsets(e, b);
 		return faststart_put(e, in + b->off, (size_t)b->size);
+	}
+	if (b->type == T_MVHD && parent == T_MOOV)
+		return faststart_put_mvhd(e, b);
+	if (b->type == T_TRAK && parent == T_MOOV && e->only >= 0 &&
+	    e->track != (size_t)e->only) {
+		e->track++; /* left out of the audio file */
+		return 0;
 	}
 	if (!(depth == 0 && b->type == T_MOOV) &&
 	    !faststart_is_container(b->type, parent))
@@ -169,45 +240,75 @@ faststart_put_box(struct faststart_emit *e, const struct mp4box *b,
 	return 0;
 }
 
+/* Run the emitter over the whole moov into a buffer of exactly len bytes
+ * (+ room for what the caller appends). */
+static int
+faststart_emit_moov(struct faststart_emit *e, size_t len, size_t extra_room,
+    char *err, size_t errlen)
+{
+	struct mp4box top;
+	size_t pos = 0;
+
+	e->cap = len + extra_room;
+	e->out = xmalloc(e->cap ? e->cap : 1);
+	e->o = 0;
+	e->track = 0;
+	if (mp4box_child(e->m->buf, &pos, e->m->len, &top) != 1 ||
+	    faststart_put_box(e, &top, 0, 0) < 0 || e->o != len) {
+		free(e->out);
+		e->out = NULL;
+		util_snprintf(err, errlen, "corrupt moov: cannot rewrite its "
+		    "chunk offsets");
+		return FASTSTART_BAD;
+	}
+	return FASTSTART_OK;
+}
+
+static uint64_t
+faststart_max_offset(const struct mp4box_track *t)
+{
+	uint64_t v, max = 0;
+	uint32_t j;
+
+	for (j = 0; j < t->nb_chunks; j++) {
+		v = t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)j) :
+		    mp4box_rb32(t->chunks + 4 * (size_t)j);
+		if (v > max)
+			max = v;
+	}
+	return max;
+}
+
 int
-faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint8_t **out,
-    size_t *outlen, bool *upgraded, char *err, size_t errlen)
+faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
+    uint8_t **out, size_t *outlen, bool *upgraded, char *err, size_t errlen)
 {
 	bool upgrade[MP4BOX_MAX_TRACKS] = { false };
 	uint64_t maxoff[MP4BOX_MAX_TRACKS] = { 0 };
 	struct faststart_emit e;
-	struct mp4box top;
-	uint64_t len = m->len, delta, grown;
-	size_t i, pos = 0;
-	uint32_t j;
+	uint64_t len = m->len, delta, pad = 0;
+	size_t i;
 	bool changed;
 
 	*out = NULL;
 	*upgraded = false;
-	for (i = 0; i < m->nb_tracks; i++) {
-		const struct mp4box_track *t = &m->track[i];
-		if (t->co_off == 0 || t->co64)
-			continue;
-		for (j = 0; j < t->nb_chunks; j++) {
-			uint64_t v = mp4box_rb32(t->chunks + 4 * (size_t)j);
-			if (v > maxoff[i])
-				maxoff[i] = v;
-		}
-	}
+	for (i = 0; i < m->nb_tracks; i++)
+		if (m->track[i].co_off != 0 && !m->track[i].co64)
+			maxoff[i] = faststart_max_offset(&m->track[i]);
 	/* Growing a table moves the samples further, which can push another
 	 * table over 4 GiB: repeat until nothing changes (at most once per
-	 * track). */
+	 * track). The padding is not known yet: count its largest size. */
 	do {
 		changed = false;
-		delta = extra + len;
+		delta = extra + len + (align ? align + 8 : 0);
 		for (i = 0; i < m->nb_tracks; i++) {
 			const struct mp4box_track *t = &m->track[i];
 			if (t->co_off == 0 || t->co64 || upgrade[i] ||
 			    t->nb_chunks == 0 || maxoff[i] + delta <= UINT32_MAX)
 				continue;
 			upgrade[i] = true;
-			grown = t->co_hdr + 8 + 8 * (uint64_t)t->nb_chunks;
-			len = len - t->co_size + grown;
+			len = len - t->co_size +
+			    (t->co_hdr + 8 + 8 * (uint64_t)t->nb_chunks);
 			changed = true;
 			*upgraded = true;
 		}
@@ -217,19 +318,25 @@ faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint8_t **out,
 		    (unsigned long long)len);
 		return FASTSTART_BAD;
 	}
+	if (align != 0) {
+		pad = (align - (extra + len) % align) % align;
+		if (pad < 8)
+			pad += align; /* a box needs at least its header */
+	}
 
 	memset(&e, 0, sizeof(e));
 	e.m = m;
 	e.upgrade = upgrade;
-	e.delta = extra + len;
-	e.cap = (size_t)len;
-	e.out = xmalloc(e.cap);
-	if (mp4box_child(m->buf, &pos, m->len, &top) != 1 ||
-	    faststart_put_box(&e, &top, 0, 0) < 0 || e.o != e.cap) {
-		free(e.out);
-		util_snprintf(err, errlen, "corrupt moov: cannot rewrite its "
-		    "chunk offsets");
+	e.only = -1;
+	e.delta = extra + len + pad;
+	if (faststart_emit_moov(&e, (size_t)len, (size_t)pad, err, errlen) !=
+	    FASTSTART_OK)
 		return FASTSTART_BAD;
+	if (pad != 0) {
+		mp4box_wb32(e.out + e.o, (uint32_t)pad);
+		mp4box_wb32(e.out + e.o + 4, T_FREE);
+		memset(e.out + e.o + 8, 0, (size_t)pad - 8);
+		e.o += (size_t)pad;
 	}
 	*out = e.out;
 	*outlen = e.o;
@@ -254,98 +361,220 @@ faststart_write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int
+faststart_io(struct faststart_info *info, char *err, size_t errlen)
+{
+	info->sys_errno = errno != 0 ? errno : EIO;
+	util_snprintf(err, errlen, "%s", strerror(info->sys_errno));
+	return FASTSTART_IO;
+}
+
 int
-faststart_copy(int in_fd, uint64_t size, int out_fd,
+faststart_video(const struct mp4box_file *f, int out_fd,
     struct faststart_info *info, char *err, size_t errlen)
 {
-	struct mp4box_layout *l;
-	struct mp4box_moov *m;
-	const struct mp4box *mb, *first;
-	uint8_t *moov = NULL, *nmoov = NULL;
-	size_t mlen = 0, nlen = 0, i;
+	const struct mp4box_layout *l = f->layout;
+	const struct mp4box *mb = &l->box[l->moov], *first;
+	uint8_t *nmoov = NULL;
+	size_t nlen = 0;
+	uint64_t span;
 	off_t off;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
 	errno = 0;
-	/* both are large (the layout holds up to 1024 boxes): not on the
-	 * stack of a worker thread */
-	l = xmalloc(sizeof(*l));
-	m = xmalloc(sizeof(*m));
-	rc = mp4box_scan(in_fd, size, l, err, errlen);
-	if (rc != MP4BOX_OK)
-		goto done;
-	if (l->fragmented) {
-		util_snprintf(err, errlen, "fragmented MP4 (moof boxes)");
-		rc = FASTSTART_UNSUPPORTED;
-		goto done;
-	}
-	rc = mp4box_read_moov(in_fd, l, &moov, &mlen, err, errlen);
-	if (rc != MP4BOX_OK)
-		goto done;
-	rc = mp4box_parse_moov(moov, mlen, m, err, errlen);
-	if (rc != MP4BOX_OK)
-		goto done;
-	if (m->fragmented) {
-		util_snprintf(err, errlen, "fragmented MP4 (mvex in the moov)");
-		rc = FASTSTART_UNSUPPORTED;
-		goto done;
-	}
-	rc = mp4box_check_chunks(m, l, err, errlen);
-	if (rc != MP4BOX_OK)
-		goto done;
-	for (i = 0; i < m->nb_tracks; i++)
-		if (m->track[i].handler == T_SOUN)
-			info->has_audio = true;
-
-	mb = &l->box[l->moov];
 	if (l->first_mdat < 0 || l->box[l->first_mdat].off > mb->off) {
 		/* the index is in front already: a plain copy */
 		off = 0;
-		if (fs_copy_range(in_fd, &off, out_fd, size) < 0) {
-			rc = FASTSTART_IO;
-			goto done;
-		}
+		if (fs_copy_range(f->fd, &off, out_fd, f->size) < 0)
+			return faststart_io(info, err, errlen);
 		info->moov_size = mb->size;
-		info->out_size = size;
-		rc = FASTSTART_OK;
-		goto done;
+		info->out_size = f->size;
+		return FASTSTART_OK;
 	}
 	if (l->box[l->last_mdat].off > mb->off) {
 		util_snprintf(err, errlen, "mdat boxes on both sides of the moov");
-		rc = FASTSTART_UNSUPPORTED;
-		goto done;
+		return FASTSTART_UNSUPPORTED;
 	}
 
 	first = &l->box[l->first_mdat];
-	rc = faststart_moov(m, 0, &nmoov, &nlen, &info->upgraded, err, errlen);
+	span = mb->off - first->off;
+	rc = faststart_moov(f->moov, 0, span >= FASTSTART_ALIGN_MIN ?
+	    FASTSTART_ALIGN : 0, &nmoov, &nlen, &info->upgraded, err, errlen);
 	if (rc != FASTSTART_OK)
-		goto done;
-	rc = FASTSTART_IO;
+		return rc;
 	off = 0;
-	if (fs_copy_range(in_fd, &off, out_fd, first->off) < 0 ||
+	if (fs_copy_range(f->fd, &off, out_fd, first->off) < 0 ||
 	    faststart_write_all(out_fd, nmoov, nlen) < 0)
-		goto done;
+		goto io;
 	off = (off_t)first->off;
-	if (fs_copy_range(in_fd, &off, out_fd, mb->off - first->off) < 0)
-		goto done;
+	if (fs_copy_range(f->fd, &off, out_fd, span) < 0)
+		goto io;
 	off = (off_t)(mb->off + mb->size);
-	if (size > (uint64_t)off &&
-	    fs_copy_range(in_fd, &off, out_fd, size - (uint64_t)off) < 0)
-		goto done;
-	info->moved = true;
-	info->moov_size = nlen;
-	info->out_size = size - mb->size + nlen;
-	rc = FASTSTART_OK;
-done:
-	if (rc == FASTSTART_IO) {
-		/* every IO exit jumps here straight from the failed call */
-		info->sys_errno = errno != 0 ? errno : EIO;
-		util_snprintf(err, errlen, "%s", strerror(info->sys_errno));
-	}
+	if (f->size > (uint64_t)off &&
+	    fs_copy_range(f->fd, &off, out_fd, f->size - (uint64_t)off) < 0)
+		goto io;
 	free(nmoov);
-	free(moov);
-	free(m);
-	free(l);
+	info->moved = true;
+	info->moov_size = nlen; /* with the padding: see pad_size */
+	info->out_size = f->size - mb->size + nlen;
+	return FASTSTART_OK;
+io:
+	rc = faststart_io(info, err, errlen);
+	free(nmoov);
+	return rc;
+}
+
+int
+faststart_audio_track(const struct mp4box_file *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->moov->nb_tracks; i++)
+		if (f->moov->track[i].handler == T_SOUN)
+			return (int)i;
+	return -1;
+}
+
+/* Collects the chunks of a track into a buffer, one pread per run of
+ * adjacent chunks, and writes the buffer out when full. */
+struct faststart_gather {
+	int in_fd, out_fd;
+	uint8_t *buf;
+	size_t used;
+	uint64_t run_off, run_len; /* adjacent chunks not read yet */
+};
+
+static int
+faststart_gather_read(struct faststart_gather *g)
+{
+	ssize_t r;
+	size_t n;
+
+	while (g->run_len > 0) {
+		if (g->used == FASTSTART_GATHER_BUF) {
+			if (faststart_write_all(g->out_fd, g->buf, g->used) < 0)
+				return -1;
+			g->used = 0;
+		}
+		n = FASTSTART_GATHER_BUF - g->used;
+		if (n > g->run_len)
+			n = (size_t)g->run_len;
+		r = pread(g->in_fd, g->buf + g->used, n, (off_t)g->run_off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = ENODATA; /* the file shrank under us */
+			return -1;
+		}
+		g->used += (size_t)r;
+		g->run_off += (uint64_t)r;
+		g->run_len -= (uint64_t)r;
+	}
+	return 0;
+}
+
+static int
+faststart_gather_add(struct faststart_gather *g, uint64_t off, uint64_t len)
+{
+	if (g->run_len > 0 && off == g->run_off + g->run_len &&
+	    g->run_len + len <= FASTSTART_GATHER_BUF - g->used) {
+		g->run_len += len;
+		return 0;
+	}
+	if (faststart_gather_read(g) < 0)
+		return -1;
+	g->run_off = off;
+	g->run_len = len;
+	return 0;
+}
+
+int
+faststart_audio(const struct mp4box_file *f, int track, int out_fd,
+    struct faststart_info *info, char *err, size_t errlen)
+{
+	const struct mp4box_moov *m = f->moov;
+	const struct mp4box_track *t;
+	bool upgrade[MP4BOX_MAX_TRACKS] = { false };
+	struct faststart_gather g = { .in_fd = f->fd, .out_fd = out_fd };
+	struct faststart_emit e;
+	struct mp4box_chunks it;
+	uint64_t len, total = 0, off, bytes;
+	uint8_t mdat[16];
+	unsigned mdat_hdr;
+	uint32_t idx;
+	size_t i;
+	int r, rc;
+
+	memset(info, 0, sizeof(*info));
+	errno = 0;
+	if (track < 0 || (size_t)track >= m->nb_tracks) {
+		util_snprintf(err, errlen, "no track %d", track);
+		return FASTSTART_BAD;
+	}
+	t = &m->track[track];
+	mp4box_chunks_init(&it, t);
+	while ((r = mp4box_chunks_next(&it, &idx, &off, &bytes, err,
+	    errlen)) == 1)
+		total += bytes;
+	if (r < 0)
+		return FASTSTART_BAD;
+
+	/* the new moov: the other traks left out, the table maybe wider */
+	len = m->len;
+	for (i = 0; i < m->nb_tracks; i++)
+		if ((int)i != track)
+			len -= m->track[i].trak_size;
+	mdat_hdr = total + 8 > UINT32_MAX ? 16 : 8;
+	if (t->co_off != 0 && !t->co64 && t->nb_chunks > 0 &&
+	    sizeof(faststart_m4a_ftyp) + len + mdat_hdr + total > UINT32_MAX) {
+		upgrade[track] = true;
+		len = len - t->co_size + (t->co_hdr + 8 + 8 *
+		    (uint64_t)t->nb_chunks);
+		info->upgraded = true;
+	}
+	memset(&e, 0, sizeof(e));
+	e.m = m;
+	e.upgrade = upgrade;
+	e.only = track;
+	e.base = sizeof(faststart_m4a_ftyp) + len + mdat_hdr;
+	e.duration = t->duration;
+	rc = faststart_emit_moov(&e, (size_t)len, 0, err, errlen);
+	if (rc != FASTSTART_OK)
+		return rc;
+
+	if (mdat_hdr == 16) {
+		mp4box_wb32(mdat, 1);
+		mp4box_wb32(mdat + 4, T_MDAT);
+		mp4box_wb64(mdat + 8, total + 16);
+	} else {
+		mp4box_wb32(mdat, (uint32_t)(total + 8));
+		mp4box_wb32(mdat + 4, T_MDAT);
+	}
+	g.buf = xmalloc(FASTSTART_GATHER_BUF);
+	if (faststart_write_all(out_fd, faststart_m4a_ftyp,
+	    sizeof(faststart_m4a_ftyp)) < 0 ||
+	    faststart_write_all(out_fd, e.out, e.o) < 0 ||
+	    faststart_write_all(out_fd, mdat, mdat_hdr) < 0)
+		goto io;
+	mp4box_chunks_init(&it, t);
+	while (mp4box_chunks_next(&it, &idx, &off, &bytes, err, errlen) == 1)
+		if (bytes > 0 && faststart_gather_add(&g, off, bytes) < 0)
+			goto io;
+	if (faststart_gather_read(&g) < 0 ||
+	    faststart_write_all(out_fd, g.buf, g.used) < 0)
+		goto io;
+	info->moov_size = e.o;
+	info->out_size = e.base + total;
+	free(g.buf);
+	free(e.out);
+	return FASTSTART_OK;
+io:
+	rc = faststart_io(info, err, errlen);
+	free(g.buf);
+	free(e.out);
 	return rc;
 }

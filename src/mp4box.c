@@ -30,6 +30,8 @@
 #define T_STZ2 MP4BOX_TYPE('s', 't', 'z', '2')
 #define T_STSC MP4BOX_TYPE('s', 't', 's', 'c')
 #define T_MVEX MP4BOX_TYPE('m', 'v', 'e', 'x')
+#define T_TKHD MP4BOX_TYPE('t', 'k', 'h', 'd')
+#define T_STSD MP4BOX_TYPE('s', 't', 's', 'd')
 
 const char *
 mp4box_type_str(uint32_t type, char *buf)
@@ -204,34 +206,6 @@ past_end:
 }
 
 int
-mp4box_read_moov(int fd, const struct mp4box_layout *l, uint8_t **buf,
-    size_t *len, char *err, size_t errlen)
-{
-	const struct mp4box *b = &l->box[l->moov];
-	ssize_t got;
-	uint8_t *p;
-
-	*buf = NULL;
-	if (b->size > MP4BOX_MAX_MOOV) {
-		util_snprintf(err, errlen, "moov atom of %llu bytes is larger "
-		    "than the %u MiB accepted", (unsigned long long)b->size,
-		    MP4BOX_MAX_MOOV >> 20);
-		return MP4BOX_BAD;
-	}
-	p = xmalloc((size_t)b->size);
-	got = mp4box_pread(fd, p, (size_t)b->size, b->off);
-	if (got < 0 || (uint64_t)got != b->size) {
-		if (got >= 0)
-			errno = ENODATA;
-		free(p);
-		return MP4BOX_IO;
-	}
-	*buf = p;
-	*len = (size_t)b->size;
-	return MP4BOX_OK;
-}
-
-int
 mp4box_child(const uint8_t *buf, size_t *pos, size_t end, struct mp4box *b)
 {
 	size_t p = *pos;
@@ -374,6 +348,23 @@ mp4box_parse_container(const uint8_t *buf, const struct mp4box *parent,
 			    mp4box_full_payload(buf, &b, &p, &n) == 0 && n >= 8)
 				t->handler = mp4box_rb32(p + 4);
 			break;
+		case T_TKHD:
+			/* version 1: 64-bit times, then track id, reserved,
+			 * duration; version 0: the same in 32 bits */
+			if (parent->type != T_TRAK ||
+			    mp4box_full_payload(buf, &b, &p, &n) < 0)
+				break;
+			if (p[-4] == 1 && n >= 32)
+				t->duration = mp4box_rb64(p + 24);
+			else if (p[-4] == 0 && n >= 20)
+				t->duration = mp4box_rb32(p + 16);
+			break;
+		case T_STSD:
+			/* entry count, then the first entry's size and format */
+			if (parent->type == T_STBL &&
+			    mp4box_full_payload(buf, &b, &p, &n) == 0 && n >= 12)
+				t->format = mp4box_rb32(p + 8);
+			break;
 		case T_STCO:
 		case T_CO64:
 		case T_STSZ:
@@ -422,6 +413,8 @@ mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
 				    MP4BOX_MAX_TRACKS);
 				return MP4BOX_BAD;
 			}
+			m->track[m->nb_tracks].trak_off = b.off;
+			m->track[m->nb_tracks].trak_size = b.size;
 			rc = mp4box_parse_container(buf, &b,
 			    &m->track[m->nb_tracks], 0, err, errlen);
 			if (rc != MP4BOX_OK)
@@ -432,13 +425,6 @@ mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
 	if (r < 0)
 		return mp4box_bad_child(err, errlen, &top);
 	return MP4BOX_OK;
-}
-
-static uint64_t
-mp4box_chunk_off(const struct mp4box_track *t, uint32_t i)
-{
-	return t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)i) :
-	    mp4box_rb32(t->chunks + 4 * (size_t)i);
 }
 
 /* The mdat whose payload holds [off, off+len), or NULL. The caller keeps
@@ -460,13 +446,82 @@ mp4box_find_mdat(const struct mp4box_layout *l, uint64_t off, uint64_t len)
 	return NULL;
 }
 
+void
+mp4box_chunks_init(struct mp4box_chunks *c, const struct mp4box_track *t)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	c->chunk = 1;
+	c->last = 0;
+}
+
+int
+mp4box_chunks_next(struct mp4box_chunks *c, uint32_t *index, uint64_t *off,
+    uint64_t *bytes, char *err, size_t errlen)
+{
+	const struct mp4box_track *t = c->t;
+	const uint8_t *s;
+	uint64_t sum;
+	uint32_t first, last, k;
+
+	while (c->chunk > c->last) {
+		if (c->entry >= t->nb_stsc) {
+			if (c->sample != t->nb_samples) {
+				util_snprintf(err, errlen, "corrupt moov: the "
+				    "chunks hold %llu samples, the size table "
+				    "lists %u", (unsigned long long)c->sample,
+				    t->nb_samples);
+				return -1;
+			}
+			return 0;
+		}
+		s = t->stsc + 12 * (size_t)c->entry;
+		first = mp4box_rb32(s);
+		last = c->entry + 1 < t->nb_stsc ? mp4box_rb32(s + 12) - 1 :
+		    t->nb_chunks;
+		/* entries must cover the chunks in order, from the first */
+		if (first != c->last + 1 || last < first ||
+		    last > t->nb_chunks) {
+			util_snprintf(err, errlen, "corrupt moov: sample-to-chunk "
+			    "entry %u names chunks %u-%u of %u", c->entry, first,
+			    last, t->nb_chunks);
+			return -1;
+		}
+		c->chunk = first;
+		c->last = last;
+		c->spc = mp4box_rb32(s + 4);
+		c->entry++;
+	}
+	if (c->spc > t->nb_samples - c->sample) {
+		util_snprintf(err, errlen, "corrupt moov: the chunks hold more "
+		    "samples than the %u listed", t->nb_samples);
+		return -1;
+	}
+	if (t->sample_size != 0) {
+		sum = (uint64_t)c->spc * t->sample_size;
+	} else {
+		for (sum = 0, k = 0; k < c->spc; k++)
+			sum += mp4box_rb32(t->sizes + 4 * (size_t)(c->sample + k));
+	}
+	c->sample += c->spc;
+	*index = c->chunk - 1;
+	*off = t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)*index) :
+	    mp4box_rb32(t->chunks + 4 * (size_t)*index);
+	*bytes = sum;
+	c->chunk++;
+	return 1;
+}
+
 static int
 mp4box_check_track(const struct mp4box_track *t, size_t ti,
     const struct mp4box_layout *l, char *err, size_t errlen)
 {
-	uint64_t sample = 0, off, bytes, spc;
-	uint32_t e, chunk, first, last;
 	const struct mp4box *hint = NULL;
+	struct mp4box_chunks it;
+	uint64_t off, bytes;
+	uint32_t chunk;
+	char why[200];
+	int r;
 
 	if (t->nb_samples == 0 && t->nb_chunks == 0)
 		return MP4BOX_OK;
@@ -485,64 +540,30 @@ mp4box_check_track(const struct mp4box_track *t, size_t ti,
 		    "but the file has no mdat box", ti);
 		return MP4BOX_BAD;
 	}
-	for (e = 0; e < t->nb_stsc; e++) {
-		const uint8_t *s = t->stsc + 12 * (size_t)e;
-
-		first = mp4box_rb32(s);
-		spc = mp4box_rb32(s + 4);
-		last = e + 1 < t->nb_stsc ? mp4box_rb32(s + 12) - 1 :
-		    t->nb_chunks;
-		if (first == 0 || first > t->nb_chunks || last < first ||
-		    last > t->nb_chunks) {
-			util_snprintf(err, errlen, "corrupt moov: track %zu: "
-			    "sample-to-chunk entry %u names chunks %u-%u of "
-			    "%u", ti, e, first, last, t->nb_chunks);
+	mp4box_chunks_init(&it, t);
+	while ((r = mp4box_chunks_next(&it, &chunk, &off, &bytes, why,
+	    sizeof(why))) == 1) {
+		if (off > l->file_size || bytes > l->file_size - off) {
+			util_snprintf(err, errlen, "sample data cut off: track "
+			    "%zu chunk %u lies at %llu+%llu, past the end of the "
+			    "file (%llu bytes): the file is truncated", ti,
+			    chunk + 1, (unsigned long long)off,
+			    (unsigned long long)bytes,
+			    (unsigned long long)l->file_size);
 			return MP4BOX_BAD;
 		}
-		for (chunk = first; chunk <= last; chunk++) {
-			if (spc > t->nb_samples - sample) {
-				util_snprintf(err, errlen, "corrupt moov: track "
-				    "%zu: the chunks hold more samples than "
-				    "the %u listed", ti, t->nb_samples);
-				return MP4BOX_BAD;
-			}
-			if (t->sample_size != 0) {
-				bytes = spc * t->sample_size;
-				sample += spc;
-			} else {
-				for (bytes = 0; spc > 0 && sample <
-				    t->nb_samples; spc--)
-					bytes += mp4box_rb32(t->sizes +
-					    4 * (size_t)sample++);
-				spc = mp4box_rb32(s + 4);
-			}
-			off = mp4box_chunk_off(t, chunk - 1);
-			if (off > l->file_size || bytes > l->file_size - off) {
-				util_snprintf(err, errlen, "sample data cut off: "
-				    "track %zu chunk %u lies at %llu+%llu, past "
-				    "the end of the file (%llu bytes): the file "
-				    "is truncated", ti, chunk,
-				    (unsigned long long)off,
-				    (unsigned long long)bytes,
-				    (unsigned long long)l->file_size);
-				return MP4BOX_BAD;
-			}
-			if (hint == NULL || off < hint->off + hint->hdr ||
-			    bytes > hint->off + hint->size - off)
-				hint = mp4box_find_mdat(l, off, bytes);
-			if (hint == NULL) {
-				util_snprintf(err, errlen, "track %zu chunk %u "
-				    "(%llu+%llu) lies outside the mdat", ti,
-				    chunk, (unsigned long long)off,
-				    (unsigned long long)bytes);
-				return MP4BOX_UNSUPPORTED;
-			}
+		if (hint == NULL || off < hint->off + hint->hdr ||
+		    bytes > hint->off + hint->size - off)
+			hint = mp4box_find_mdat(l, off, bytes);
+		if (hint == NULL) {
+			util_snprintf(err, errlen, "track %zu chunk %u "
+			    "(%llu+%llu) lies outside the mdat", ti, chunk + 1,
+			    (unsigned long long)off, (unsigned long long)bytes);
+			return MP4BOX_UNSUPPORTED;
 		}
 	}
-	if (sample != t->nb_samples) {
-		util_snprintf(err, errlen, "corrupt moov: track %zu: the chunks "
-		    "hold %llu samples, the size table lists %u", ti,
-		    (unsigned long long)sample, t->nb_samples);
+	if (r < 0) {
+		util_snprintf(err, errlen, "track %zu: %s", ti, why);
 		return MP4BOX_BAD;
 	}
 	return MP4BOX_OK;
@@ -561,4 +582,77 @@ mp4box_check_chunks(const struct mp4box_moov *m,
 			return rc;
 	}
 	return MP4BOX_OK;
+}
+
+int
+mp4box_load(int fd, uint64_t size, struct mp4box_file *f, char *err,
+    size_t errlen)
+{
+	const struct mp4box *b;
+	ssize_t got;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->size = size;
+	/* both are large (up to 1024 boxes, 64 tracks): not on the stack
+	 * of a worker thread */
+	f->layout = xmalloc(sizeof(*f->layout));
+	f->moov = xmalloc(sizeof(*f->moov));
+	rc = mp4box_scan(fd, size, f->layout, err, errlen);
+	if (rc != MP4BOX_OK)
+		goto fail;
+	if (f->layout->fragmented) {
+		util_snprintf(err, errlen, "fragmented MP4 (moof boxes)");
+		rc = MP4BOX_UNSUPPORTED;
+		goto fail;
+	}
+	b = &f->layout->box[f->layout->moov];
+	if (b->size > MP4BOX_MAX_MOOV) {
+		util_snprintf(err, errlen, "moov atom of %llu bytes is larger "
+		    "than the %u MiB accepted", (unsigned long long)b->size,
+		    MP4BOX_MAX_MOOV >> 20);
+		rc = MP4BOX_BAD;
+		goto fail;
+	}
+	f->moov_buf = xmalloc((size_t)b->size);
+	got = mp4box_pread(fd, f->moov_buf, (size_t)b->size, b->off);
+	if (got < 0 || (uint64_t)got != b->size) {
+		if (got >= 0)
+			errno = ENODATA; /* the file shrank under us */
+		rc = MP4BOX_IO;
+		goto fail;
+	}
+	rc = mp4box_parse_moov(f->moov_buf, (size_t)b->size, f->moov, err,
+	    errlen);
+	if (rc != MP4BOX_OK)
+		goto fail;
+	if (f->moov->fragmented) {
+		util_snprintf(err, errlen, "fragmented MP4 (mvex in the moov)");
+		rc = MP4BOX_UNSUPPORTED;
+		goto fail;
+	}
+	rc = mp4box_check_chunks(f->moov, f->layout, err, errlen);
+	if (rc != MP4BOX_OK)
+		goto fail;
+	return MP4BOX_OK;
+fail:
+	if (rc == MP4BOX_IO)
+		util_snprintf(err, errlen, "read error: %s", strerror(errno));
+	mp4box_free(f);
+	return rc;
+}
+
+void
+mp4box_free(struct mp4box_file *f)
+{
+	int e = errno;
+
+	free(f->moov_buf);
+	free(f->moov);
+	free(f->layout);
+	f->moov_buf = NULL;
+	f->moov = NULL;
+	f->layout = NULL;
+	errno = e;
 }

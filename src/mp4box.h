@@ -1,5 +1,5 @@
 /* mp4box.h -- the box structure of an MP4 file, read with a bound on every
- * size: top-level layout, the moov's tracks and chunk tables. */
+ * size: top-level layout, the moov's tracks and their chunk tables. */
 #ifndef JP_MP4BOX_H
 #define JP_MP4BOX_H
 
@@ -42,7 +42,11 @@ struct mp4box_layout {
 };
 
 struct mp4box_track {
+	uint64_t trak_off;      /* the trak box, in the moov */
+	uint64_t trak_size;
 	uint32_t handler;       /* hdlr type: 'vide', 'soun'...; 0 when none */
+	uint32_t format;        /* first sample entry: 'avc1', 'mp4a'... */
+	uint64_t duration;      /* tkhd, in the movie's time scale */
 	size_t co_off;          /* stco/co64 box, offset in the moov; 0: none */
 	uint64_t co_size;       /* that box's size and header length */
 	unsigned co_hdr;
@@ -65,6 +69,26 @@ struct mp4box_moov {
 	size_t nb_tracks;
 	struct mp4box_track track[MP4BOX_MAX_TRACKS];
 	bool fragmented;        /* an mvex: samples live in moof/mdat pairs */
+};
+
+/* A whole MP4 ready to be rewritten: layout, moov in memory, tables
+ * parsed and checked. Read-only once loaded: threads may share it. */
+struct mp4box_file {
+	int fd;                 /* borrowed; read with pread only */
+	uint64_t size;
+	struct mp4box_layout *layout;
+	uint8_t *moov_buf;
+	struct mp4box_moov *moov;
+};
+
+/* Walks the chunks of a track in order, with the bytes of their samples. */
+struct mp4box_chunks {
+	const struct mp4box_track *t;
+	uint32_t entry;         /* next stsc entry */
+	uint32_t chunk;         /* next chunk, 1-based */
+	uint32_t last;          /* last chunk of the current stsc entry */
+	uint32_t spc;           /* samples per chunk in it */
+	uint64_t sample;        /* next sample */
 };
 
 static inline uint32_t
@@ -106,10 +130,6 @@ bool mp4box_sniff(int fd);
 int mp4box_scan(int fd, uint64_t size, struct mp4box_layout *l, char *err,
     size_t errlen);
 
-/* Read the moov box of l into a new buffer (at most MP4BOX_MAX_MOOV). */
-int mp4box_read_moov(int fd, const struct mp4box_layout *l, uint8_t **buf,
-    size_t *len, char *err, size_t errlen);
-
 /* Parse the tracks of a moov box held in buf (len bytes, header included).
  * m points into buf. BAD when a box does not fit its parent or a table
  * does not fit its box. */
@@ -122,6 +142,21 @@ int mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
  * samples lie elsewhere inside the file (valid, but not ours to move). */
 int mp4box_check_chunks(const struct mp4box_moov *m,
     const struct mp4box_layout *l, char *err, size_t errlen);
+
+/* Scan, read the moov (at most MP4BOX_MAX_MOOV), parse and check it:
+ * MP4BOX_OK with f filled (free it with mp4box_free), or BAD/IO (errno
+ * set)/UNSUPPORTED (fragmented...) with a reason. fd stays the caller's. */
+int mp4box_load(int fd, uint64_t size, struct mp4box_file *f, char *err,
+    size_t errlen);
+void mp4box_free(struct mp4box_file *f);
+
+void mp4box_chunks_init(struct mp4box_chunks *c, const struct mp4box_track *t);
+
+/* The next chunk: 1 with its index (0-based), file offset and bytes, 0 at
+ * the end, -1 with a reason when the tables disagree (a chunk holds more
+ * samples than listed, entries out of order...). */
+int mp4box_chunks_next(struct mp4box_chunks *c, uint32_t *index,
+    uint64_t *off, uint64_t *bytes, char *err, size_t errlen);
 
 /* The child box at *pos inside [.., end) of an in-memory buffer; advances
  * *pos past it. 1 when a box was read, 0 at the end (fewer than 8 bytes

@@ -1,6 +1,7 @@
 /* probe.c -- what a media file holds, read with libavformat. */
 #include "probe.h"
 #include "avfile.h"
+#include "avlib.h"
 #include "mp4box.h"
 #include "util.h"
 
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libavcodec/avcodec.h>
 
 static double
 probe_seconds(int64_t ts, AVRational tb)
@@ -28,11 +28,11 @@ probe_stream(const AVStream *st, struct probe_stream *ps)
 
 	memset(ps, 0, sizeof(*ps));
 	ps->index = st->index;
-	s = av_get_media_type_string(par->codec_type);
+	s = avlib.av_get_media_type_string(par->codec_type);
 	util_strlcpy(ps->type, s != NULL ? s : "unknown", sizeof(ps->type));
-	util_strlcpy(ps->codec, avcodec_get_name(par->codec_id),
+	util_strlcpy(ps->codec, avlib.avcodec_get_name(par->codec_id),
 	    sizeof(ps->codec));
-	s = avcodec_profile_name(par->codec_id, par->profile);
+	s = avlib.avcodec_profile_name(par->codec_id, par->profile);
 	util_strlcpy(ps->profile, s != NULL ? s : "", sizeof(ps->profile));
 	if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
 		ps->width = par->width;

@@ -1,15 +1,19 @@
 /* remux.c -- stream copy of a recording: fast-start MP4 + audio-only file.
  *
- * The video output of a Jibri MP4 is made at box level (faststart.c): the
- * moov moves in front and the kernel copies the samples. The audio output
- * is a libavformat stream copy that reads only the audio samples (every
- * other stream is discarded, and the mov demuxer does not read discarded
- * samples). Both run at the same time: the kernel copy and the audio
- * packets use different resources. Inputs the box-level path does not
- * handle (fragmented MP4, Matroska...) get a full libavformat remux. */
+ * A Jibri MP4 is rewritten at box level (faststart.c): for the video file
+ * the moov moves in front and the kernel copies the samples; the audio
+ * file gets the sound track's chunks and its index. The two run at the
+ * same time (the kernel copy and the chunk reads use different cores), and
+ * neither needs libav, whose loading alone costs about as much as copying
+ * a 10-minute recording. Inputs the box level does not handle (Matroska,
+ * fragmented MP4, audio MP4 cannot hold...) get a libavformat stream copy:
+ * FFmpeg's doc/examples/remux.c, with the audio demuxer reading the audio
+ * samples only. */
 #include "remux.h"
 #include "avfile.h"
+#include "avlib.h"
 #include "faststart.h"
+#include "mp4box.h"
 #include "util.h"
 
 #include <errno.h>
@@ -20,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libavcodec/avcodec.h>
 
 #define REMUX_MAX_STREAMS 64
 
@@ -28,6 +31,8 @@
 struct remux_audio {
 	const char *in;         /* input path, for libav messages */
 	int in_fd;              /* shared with the video copy: pread only */
+	const struct mp4box_file *mp4; /* box level when not NULL */
+	int track;              /* the sound track of mp4 */
 	const char *out;        /* what the caller asked for */
 	char path[PATH_MAX];    /* what was written ("" when nothing) */
 	const char *ext;
@@ -96,10 +101,10 @@ remux_audio_muxer(enum AVCodecID id, const char **ext)
 	size_t i;
 
 	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
-		const AVOutputFormat *of = av_guess_format(choices[i].muxer,
+		const AVOutputFormat *of = avlib.av_guess_format(choices[i].muxer,
 		    NULL, NULL);
 		if (of != NULL &&
-		    avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL) == 1) {
+		    avlib.avformat_query_codec(of, id, FF_COMPLIANCE_NORMAL) == 1) {
 			*ext = choices[i].ext;
 			return choices[i].muxer;
 		}
@@ -108,7 +113,7 @@ remux_audio_muxer(enum AVCodecID id, const char **ext)
 }
 
 static int
-remux_audio_run(struct remux_audio *a)
+remux_audio_libav(struct remux_audio *a)
 {
 	struct avfile in;
 	struct avfile_out out = { .fd = -1 };
@@ -158,7 +163,7 @@ remux_audio_run(struct remux_audio *a)
 	muxer = remux_audio_muxer(ist->codecpar->codec_id, &a->ext);
 	if (muxer == NULL) {
 		util_snprintf(err, errlen, "audio codec %s fits no audio "
-		    "container", avcodec_get_name(ist->codecpar->codec_id));
+		    "container", avlib.avcodec_get_name(ist->codecpar->codec_id));
 		rc = REMUX_BAD_MEDIA;
 		goto done;
 	}
@@ -170,7 +175,7 @@ remux_audio_run(struct remux_audio *a)
 		goto toolong;
 	}
 
-	ret = avformat_alloc_output_context2(&ofmt, NULL, muxer, NULL);
+	ret = avlib.avformat_alloc_output_context2(&ofmt, NULL, muxer, NULL);
 	if (ret < 0) {
 		rc = REMUX_IO;
 		a->sys_errno = ENOMEM;
@@ -178,9 +183,9 @@ remux_audio_run(struct remux_audio *a)
 		    avfile_strerror(ret, msg, sizeof(msg)));
 		goto done;
 	}
-	ost = avformat_new_stream(ofmt, NULL);
+	ost = avlib.avformat_new_stream(ofmt, NULL);
 	if (ost == NULL ||
-	    avcodec_parameters_copy(ost->codecpar, ist->codecpar) < 0) {
+	    avlib.avcodec_parameters_copy(ost->codecpar, ist->codecpar) < 0) {
 		rc = remux_fail_io(err, errlen, &a->sys_errno, ENOMEM,
 		    "cannot set up", a->path);
 		goto done;
@@ -194,18 +199,26 @@ remux_audio_run(struct remux_audio *a)
 	}
 	a->created = true;
 	ofmt->pb = out.pb;
+	/* libav's "auto" flushes after every packet: one write(2) per
+	 * 23 ms of AAC. The buffer is flushed when full and at the end. */
+	ofmt->flush_packets = 0;
 
-	ret = avformat_write_header(ofmt, NULL);
+	ret = avlib.avformat_write_header(ofmt, NULL);
 	if (ret < 0)
 		goto write_err;
-	pkt = av_packet_alloc();
+	pkt = avlib.av_packet_alloc();
 	if (pkt == NULL) {
 		rc = remux_fail_io(err, errlen, &a->sys_errno, ENOMEM,
 		    "cannot write", a->path);
 		goto done;
 	}
+	/* Jibri's audio chunks sit between video frames a few KiB apart:
+	 * through the buffer, every forward seek that short is a read-through
+	 * and the whole file is read. Direct mode reads each audio sample
+	 * where it lies and nothing else. */
+	in.pb->direct = 1;
 	for (;;) {
-		ret = av_read_frame(in.fmt, pkt);
+		ret = avlib.av_read_frame(in.fmt, pkt);
 		if (ret == AVERROR_EOF)
 			break;
 		if (ret < 0) {
@@ -218,19 +231,19 @@ remux_audio_run(struct remux_audio *a)
 			goto done;
 		}
 		if (pkt->stream_index != ai) {
-			av_packet_unref(pkt);
+			avlib.av_packet_unref(pkt);
 			continue;
 		}
-		av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
+		avlib.av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
 		pkt->stream_index = 0;
 		pkt->pos = -1;
 		/* one stream: nothing to interleave, no queue to keep */
-		ret = av_write_frame(ofmt, pkt);
-		av_packet_unref(pkt);
+		ret = avlib.av_write_frame(ofmt, pkt);
+		avlib.av_packet_unref(pkt);
 		if (ret < 0 || out.sys_errno != 0)
 			goto write_err;
 	}
-	ret = av_write_trailer(ofmt);
+	ret = avlib.av_write_trailer(ofmt);
 	if (ret < 0 || out.sys_errno != 0)
 		goto write_err;
 	ofmt->pb = NULL;
@@ -254,10 +267,10 @@ write_err:
 	    avfile_strerror(ret, msg, sizeof(msg)));
 done:
 	a->bytes_read = in.bytes_read;
-	av_packet_free(&pkt);
+	avlib.av_packet_free(&pkt);
 	if (ofmt != NULL) {
 		ofmt->pb = NULL; /* ours: closed below */
-		avformat_free_context(ofmt);
+		avlib.avformat_free_context(ofmt);
 	}
 	avfile_out_close(&out);
 	avfile_close(&in);
@@ -270,12 +283,51 @@ done:
 	return rc;
 }
 
+static int
+remux_audio_box(struct remux_audio *a)
+{
+	struct faststart_info fi;
+	int fd, rc;
+
+	a->ext = "m4a";
+	if (util_strlcpy(a->path, a->out, sizeof(a->path)) < 0) {
+		a->path[0] = '\0';
+		return remux_fail_io(a->err, sizeof(a->err), &a->sys_errno,
+		    ENAMETOOLONG, "cannot create", a->out);
+	}
+	fd = open(a->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = remux_fail_io(a->err, sizeof(a->err), &a->sys_errno, errno,
+		    "cannot create", a->path);
+		a->path[0] = '\0';
+		return rc;
+	}
+	a->created = true;
+	rc = faststart_audio(a->mp4, a->track, fd, &fi, a->err,
+	    sizeof(a->err));
+	if (rc == FASTSTART_IO)
+		a->sys_errno = fi.sys_errno;
+	if (close(fd) < 0 && rc == FASTSTART_OK) {
+		/* close() reports delayed write errors (NFS, quotas) */
+		rc = remux_fail_io(a->err, sizeof(a->err), &a->sys_errno, errno,
+		    "cannot write", a->path);
+	}
+	if (rc != FASTSTART_OK) {
+		unlink(a->path);
+		a->created = false;
+		a->path[0] = '\0';
+		return rc == FASTSTART_IO ? REMUX_IO : REMUX_BAD_MEDIA;
+	}
+	return REMUX_OK;
+}
+
 static void *
 remux_audio_thread(void *arg)
 {
 	struct remux_audio *a = arg;
 
-	a->rc = remux_audio_run(a);
+	a->rc = a->mp4 != NULL ? remux_audio_box(a) : remux_audio_libav(a);
 	return NULL;
 }
 
@@ -315,7 +367,7 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 		rc = REMUX_BAD_MEDIA;
 		goto done_in;
 	}
-	ret = avformat_alloc_output_context2(&ofmt, NULL, "mp4", NULL);
+	ret = avlib.avformat_alloc_output_context2(&ofmt, NULL, "mp4", NULL);
 	if (ret < 0) {
 		*sys_errno = ENOMEM;
 		util_snprintf(err, errlen, "mp4 muxer: %s",
@@ -326,7 +378,7 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 	for (i = 0; i < in.fmt->nb_streams; i++) {
 		AVStream *ist = in.fmt->streams[i], *ost;
 		enum AVMediaType type = ist->codecpar->codec_type;
-		bool fits = avformat_query_codec(ofmt->oformat,
+		bool fits = avlib.avformat_query_codec(ofmt->oformat,
 		    ist->codecpar->codec_id, FF_COMPLIANCE_NORMAL) == 1;
 
 		map[i] = -1;
@@ -339,16 +391,16 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 		if (!fits) {
 			util_snprintf(err, errlen, "%s codec %s (stream %u) "
 			    "cannot be stored in MP4",
-			    av_get_media_type_string(type),
-			    avcodec_get_name(ist->codecpar->codec_id), i);
+			    avlib.av_get_media_type_string(type),
+			    avlib.avcodec_get_name(ist->codecpar->codec_id), i);
 			rc = REMUX_BAD_MEDIA;
 			goto done;
 		}
 		if (type == AVMEDIA_TYPE_AUDIO)
 			*has_audio = true;
-		ost = avformat_new_stream(ofmt, NULL);
+		ost = avlib.avformat_new_stream(ofmt, NULL);
 		if (ost == NULL ||
-		    avcodec_parameters_copy(ost->codecpar, ist->codecpar) < 0) {
+		    avlib.avcodec_parameters_copy(ost->codecpar, ist->codecpar) < 0) {
 			rc = remux_fail_io(err, errlen, sys_errno, ENOMEM,
 			    "cannot set up", out_path);
 			goto done;
@@ -368,21 +420,21 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 		    "cannot create", out_path);
 		goto done;
 	}
-	ret = avio_open2(&ofmt->pb, url, AVIO_FLAG_WRITE, NULL, NULL);
+	ret = avlib.avio_open2(&ofmt->pb, url, AVIO_FLAG_WRITE, NULL, NULL);
 	if (ret < 0) {
 		rc = remux_fail_io(err, errlen, sys_errno, AVUNERROR(ret),
 		    "cannot create", out_path);
 		goto done;
 	}
 	opened = true;
-	av_freep(&ofmt->url);
-	ofmt->url = av_strdup(url); /* +faststart reopens it to read back */
-	av_dict_set(&opts, "movflags", "+faststart", 0);
-	ret = avformat_write_header(ofmt, &opts);
-	av_dict_free(&opts);
+	avlib.av_freep(&ofmt->url);
+	ofmt->url = avlib.av_strdup(url); /* +faststart reopens it to read back */
+	avlib.av_dict_set(&opts, "movflags", "+faststart", 0);
+	ret = avlib.avformat_write_header(ofmt, &opts);
+	avlib.av_dict_free(&opts);
 	if (ret < 0)
 		goto write_err;
-	pkt = av_packet_alloc();
+	pkt = avlib.av_packet_alloc();
 	if (pkt == NULL) {
 		rc = remux_fail_io(err, errlen, sys_errno, ENOMEM,
 		    "cannot write", out_path);
@@ -391,7 +443,7 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 	for (;;) {
 		AVStream *ist, *ost;
 
-		ret = av_read_frame(in.fmt, pkt);
+		ret = avlib.av_read_frame(in.fmt, pkt);
 		if (ret == AVERROR_EOF)
 			break;
 		if (ret < 0) {
@@ -406,22 +458,22 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 		if (pkt->stream_index < 0 ||
 		    (unsigned)pkt->stream_index >= in.fmt->nb_streams ||
 		    map[pkt->stream_index] < 0) {
-			av_packet_unref(pkt);
+			avlib.av_packet_unref(pkt);
 			continue;
 		}
 		ist = in.fmt->streams[pkt->stream_index];
 		ost = ofmt->streams[map[pkt->stream_index]];
-		av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
+		avlib.av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
 		pkt->stream_index = map[pkt->stream_index];
 		pkt->pos = -1;
-		ret = av_interleaved_write_frame(ofmt, pkt);
+		ret = avlib.av_interleaved_write_frame(ofmt, pkt);
 		if (ret < 0)
 			goto write_err;
 	}
-	ret = av_write_trailer(ofmt);
+	ret = avlib.av_write_trailer(ofmt);
 	if (ret < 0 || ofmt->pb->error < 0)
 		goto write_err;
-	ret = avio_closep(&ofmt->pb);
+	ret = avlib.avio_closep(&ofmt->pb);
 	opened = false;
 	if (ret < 0)
 		goto write_err;
@@ -434,10 +486,10 @@ write_err:
 	util_snprintf(err, errlen, "cannot write %s: %s", out_path,
 	    avfile_strerror(ret, msg, sizeof(msg)));
 done:
-	av_packet_free(&pkt);
+	avlib.av_packet_free(&pkt);
 	if (opened)
-		avio_closep(&ofmt->pb);
-	avformat_free_context(ofmt);
+		avlib.avio_closep(&ofmt->pb);
+	avlib.avformat_free_context(ofmt);
 done_in:
 	avfile_close(&in);
 	return rc;
@@ -455,17 +507,30 @@ remux_same_file(const struct stat *in, const char *out)
 	return st.st_dev == in->st_dev && st.st_ino == in->st_ino;
 }
 
+/* The box-level audio path copies the sample entry as it is: keep it to
+ * the codecs an .m4a is expected to hold. */
+static bool
+remux_box_audio_ok(const struct mp4box_track *t)
+{
+	return t->format == MP4BOX_TYPE('m', 'p', '4', 'a') ||
+	    t->format == MP4BOX_TYPE('a', 'l', 'a', 'c') ||
+	    t->format == MP4BOX_TYPE('a', 'c', '-', '3') ||
+	    t->format == MP4BOX_TYPE('e', 'c', '-', '3');
+}
+
 int
 remux_file(const char *in, const char *out_video, const char *out_audio,
     struct remux_result *res, char *err, size_t errlen)
 {
 	struct remux_audio audio;
 	struct faststart_info fi;
+	struct mp4box_file mp4 = { .fd = -1 };
 	struct stat st;
 	pthread_t tid;
 	bool threaded = false, video_created = false, has_audio = false;
+	bool box = false;
 	int64_t size;
-	int in_fd, out_fd = -1, rc = REMUX_OK, e;
+	int in_fd, out_fd = -1, rc = REMUX_OK, e, tr = -1;
 	char verr[512] = "";
 
 	memset(res, 0, sizeof(*res));
@@ -493,15 +558,48 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 		goto out;
 	}
 
+	/* An MP4 is judged by its boxes first: a cut-off or corrupt one is
+	 * refused before any output exists. */
+	if (mp4box_sniff(in_fd)) {
+		rc = mp4box_load(in_fd, (uint64_t)size, &mp4, verr,
+		    sizeof(verr));
+		if (rc == MP4BOX_OK) {
+			box = true;
+		} else if (rc == MP4BOX_IO) {
+			res->sys_errno = errno;
+			util_snprintf(err, errlen, "%s: %s", in, verr);
+			rc = REMUX_IO;
+			goto out;
+		} else if (rc == MP4BOX_BAD) {
+			util_snprintf(err, errlen, "%s: %s", in, verr);
+			rc = REMUX_BAD_MEDIA;
+			goto out;
+		}
+		/* UNSUPPORTED: libavformat below */
+		rc = REMUX_OK;
+	}
+	if (box) {
+		tr = faststart_audio_track(&mp4);
+		has_audio = tr >= 0 && mp4.moov->track[tr].nb_samples > 0;
+	}
+
 	if (out_audio != NULL) {
 		audio.in = in;
 		audio.in_fd = in_fd;
 		audio.out = out_audio;
-		if (out_video != NULL &&
-		    pthread_create(&tid, NULL, remux_audio_thread, &audio) == 0)
-			threaded = true;
-		else
-			audio.rc = remux_audio_run(&audio);
+		if (box && !has_audio) {
+			audio.no_audio = true;
+		} else {
+			if (box && remux_box_audio_ok(&mp4.moov->track[tr])) {
+				audio.mp4 = &mp4;
+				audio.track = tr;
+			}
+			if (out_video != NULL && pthread_create(&tid, NULL,
+			    remux_audio_thread, &audio) == 0)
+				threaded = true;
+			else
+				remux_audio_thread(&audio);
+		}
 	}
 
 	if (out_video != NULL) {
@@ -513,16 +611,14 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 			goto join;
 		}
 		video_created = true;
-		rc = faststart_copy(in_fd, (uint64_t)size, out_fd, &fi,
-		    verr, sizeof(verr));
-		has_audio = fi.has_audio;
+		rc = box ? faststart_video(&mp4, out_fd, &fi, verr,
+		    sizeof(verr)) : FASTSTART_UNSUPPORTED;
 		if (rc == FASTSTART_OK) {
 			res->video_method = "faststart";
 		} else if (rc == FASTSTART_IO) {
 			res->sys_errno = fi.sys_errno;
 			rc = REMUX_IO;
-		} else if (rc == FASTSTART_UNSUPPORTED ||
-		    (rc == FASTSTART_BAD && !mp4box_sniff(in_fd))) {
+		} else if (rc == FASTSTART_UNSUPPORTED) {
 			/* not ours to rewrite: libavformat copies the packets;
 			 * it reopens the output itself */
 			close(out_fd);
@@ -533,6 +629,7 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 				res->video_method = "libavformat";
 		}
 		if (out_fd >= 0 && close(out_fd) < 0 && rc == REMUX_OK) {
+			/* close() reports delayed write errors */
 			rc = remux_fail_io(verr, sizeof(verr), &res->sys_errno,
 			    errno, "cannot write", out_video);
 		}
@@ -570,9 +667,11 @@ join:
 		res->audio_path[0] = '\0';
 		res->audio_ext = "";
 		res->video_method = "";
+		res->no_audio = false;
 		errno = e;
 	}
 out:
+	mp4box_free(&mp4);
 	close(in_fd);
 	return rc;
 }
