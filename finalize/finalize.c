@@ -82,14 +82,14 @@ mkdir_p(char *path)
 	return mkdir(path, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int finalize(int argc, char **argv, const char *recordings_dir,
+    const char *state_dir);
+
 int
 main(int argc, char **argv)
 {
-	char real[PATH_MAX], root[PATH_MAX], incoming[PATH_MAX], name[128];
 	char *recordings_dir, *state_dir;
-	struct request req;
-	struct stat st;
-	size_t n;
+	int rc;
 
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0)) {
@@ -106,7 +106,22 @@ main(int argc, char **argv)
 	recordings_dir = setting("RECORDINGS_DIR", "/var/recordings");
 	state_dir = setting("STATE_DIR", "/var/lib/jibri-pipeline");
 	if (recordings_dir == NULL || state_dir == NULL)
-		return fail("out of memory%s%s", "", "");
+		rc = fail("out of memory%s%s", "", "");
+	else
+		rc = finalize(argc, argv, recordings_dir, state_dir);
+	free(recordings_dir);
+	free(state_dir);
+	return rc;
+}
+
+static int
+finalize(int argc, char **argv, const char *recordings_dir,
+    const char *state_dir)
+{
+	char real[PATH_MAX], root[PATH_MAX], incoming[PATH_MAX], name[128];
+	struct request req;
+	struct stat st;
+	size_t n;
 
 	if (realpath(recordings_dir, root) == NULL)
 		return fail("RECORDINGS_DIR `%s': %s", recordings_dir,
