@@ -1,18 +1,10 @@
 /* manifest.c -- manifest.json: probe results, outputs' sha256 + size, Jibri's metadata without secrets. */
 #include "manifest.h"
+#include "jsonx.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static void
-copy(json_t *dst, const char *dkey, const json_t *src, const char *skey)
-{
-	json_t *v = json_object_get(src, skey);
-
-	if (v != NULL && !json_is_null(v))
-		json_object_set(dst, dkey, v);
-}
 
 char *
 manifest_build(const json_t *job, int64_t now_ms)
@@ -23,16 +15,16 @@ manifest_build(const json_t *job, int64_t now_ms)
 	const char *k;
 	char *text, *with_nl;
 
-	copy(m, "recording_id", job, "id");
-	copy(m, "session_id", job, "session_id");
-	copy(m, "room_name", job, "room_name");
-	copy(m, "meeting_url", job, "meeting_url");
-	copy(src, "path", job, "source");
-	copy(src, "size", job, "source_size");
-	copy(src, "mtime", job, "source_mtime");
-	copy(src, "discovered_by", job, "discovered_by");
+	jsonx_copy(m, "recording_id", job, "id");
+	jsonx_copy(m, "session_id", job, "session_id");
+	jsonx_copy(m, "room_name", job, "room_name");
+	jsonx_copy(m, "meeting_url", job, "meeting_url");
+	jsonx_copy(src, "path", job, "source");
+	jsonx_copy(src, "size", job, "source_size");
+	jsonx_copy(src, "mtime", job, "source_mtime");
+	jsonx_copy(src, "discovered_by", job, "discovered_by");
 	json_object_set_new(m, "source", src);
-	copy(m, "probe", job, "probe");
+	jsonx_copy(m, "probe", job, "probe");
 	json_object_set_new(m, "no_audio",
 	    json_boolean(json_is_true(json_object_get(job, "no_audio"))));
 	outputs = json_object_get(job, "outputs");
@@ -41,16 +33,16 @@ manifest_build(const json_t *job, int64_t now_ms)
 		if (strcmp(k, "manifest") == 0)
 			continue;
 		e = json_object();
-		copy(e, "key", o, "key");
-		copy(e, "file", o, "file");
-		copy(e, "size", o, "size");
-		copy(e, "sha256", o, "sha256");
-		copy(e, "content_type", o, "content_type");
+		jsonx_copy(e, "key", o, "key");
+		jsonx_copy(e, "file", o, "file");
+		jsonx_copy(e, "size", o, "size");
+		jsonx_copy(e, "sha256", o, "sha256");
+		jsonx_copy(e, "content_type", o, "content_type");
 		json_object_set_new(outs, k, e);
 	}
 	json_object_set_new(m, "outputs", outs);
-	copy(m, "metadata", job, "metadata");
-	copy(m, "metadata_error", job, "metadata_error");
+	jsonx_copy(m, "metadata", job, "metadata");
+	jsonx_copy(m, "metadata_error", job, "metadata_error");
 	json_object_set_new(m, "created_at",
 	    json_string(util_iso8601_ms(now_ms, ts)));
 	json_object_set_new(m, "generator",

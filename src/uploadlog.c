@@ -1,5 +1,6 @@
 /* uploadlog.c -- $STATE_DIR/uploads.log: one JSON object per finished job, append-only. */
 #include "uploadlog.h"
+#include "jsonx.h"
 #include "util.h"
 
 #include <errno.h>
@@ -93,15 +94,6 @@ uploadlog_has(const char *path, int64_t offset, const char *id)
 	return found;
 }
 
-static void
-copy(json_t *dst, const char *dkey, const json_t *src, const char *skey)
-{
-	json_t *v = json_object_get(src, skey);
-
-	if (v != NULL && !json_is_null(v))
-		json_object_set(dst, dkey, v);
-}
-
 json_t *
 uploadlog_entry(const json_t *job, int64_t now_ms)
 {
@@ -109,27 +101,27 @@ uploadlog_entry(const json_t *job, int64_t now_ms)
 	char ts[UTIL_ISO_LEN];
 
 	json_object_set_new(e, "time", json_string(util_iso8601_ms(now_ms, ts)));
-	copy(e, "id", job, "id");
+	jsonx_copy(e, "id", job, "id");
 	json_object_set_new(e, "status", json_string(
 	    json_is_true(json_object_get(job, "quarantined")) ? "quarantined" :
 	    json_string_value(json_object_get(job, "result")) ?
 	    json_string_value(json_object_get(job, "result")) : "completed"));
-	copy(e, "error", job, "error");
-	copy(e, "room_name", job, "room_name");
-	copy(e, "session_id", job, "session_id");
-	copy(e, "source", job, "source");
-	copy(e, "size_bytes", job, "source_size");
-	copy(e, "duration_seconds", json_object_get(job, "probe"), "duration");
-	copy(e, "no_audio", job, "no_audio");
-	copy(e, "objects", job, "objects");
+	jsonx_copy(e, "error", job, "error");
+	jsonx_copy(e, "room_name", job, "room_name");
+	jsonx_copy(e, "session_id", job, "session_id");
+	jsonx_copy(e, "source", job, "source");
+	jsonx_copy(e, "size_bytes", job, "source_size");
+	jsonx_copy(e, "duration_seconds", json_object_get(job, "probe"), "duration");
+	jsonx_copy(e, "no_audio", job, "no_audio");
+	jsonx_copy(e, "objects", job, "objects");
 	wh = json_object_get(job, "webhook");
 	if (wh != NULL) {
 		w = json_object();
-		copy(w, "status", wh, "status");
-		copy(w, "attempts", wh, "attempts");
-		copy(w, "delivered_at", wh, "delivered_at");
+		jsonx_copy(w, "status", wh, "status");
+		jsonx_copy(w, "attempts", wh, "attempts");
+		jsonx_copy(w, "delivered_at", wh, "delivered_at");
 		json_object_set_new(e, "webhook", w);
 	}
-	copy(e, "created_at", job, "created_at");
+	jsonx_copy(e, "created_at", job, "created_at");
 	return e;
 }

@@ -1,6 +1,7 @@
 /* webhook.c -- the completion webhook: body (jansson), signature, delivery. */
 #include "webhook.h"
 #include "hash.h"
+#include "jsonx.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -9,15 +10,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-
-static void
-copy_field(json_t *dst, const char *dkey, const json_t *src, const char *skey)
-{
-	json_t *v = json_object_get(src, skey);
-
-	if (v != NULL && !json_is_null(v))
-		json_object_set(dst, dkey, v);
-}
 
 char *
 webhook_body(const json_t *job, int64_t now_ms)
@@ -34,38 +26,38 @@ webhook_body(const json_t *job, int64_t now_ms)
 	json_object_set_new(b, "room_name", json_string(
 	    json_string_value(json_object_get(job, "room_name")) ?
 	    json_string_value(json_object_get(job, "room_name")) : "unknown"));
-	copy_field(b, "recording_file", job, "source");
+	jsonx_copy(b, "recording_file", job, "source");
 	json_object_set_new(b, "recording_status", json_string(result));
 	json_object_set_new(b, "timestamp",
 	    json_string(util_iso8601_ms(now_ms, ts)));
-	copy_field(b, "recording_id", job, "id");
-	copy_field(b, "session_id", job, "session_id");
-	copy_field(b, "meeting_url", job, "meeting_url");
+	jsonx_copy(b, "recording_id", job, "id");
+	jsonx_copy(b, "session_id", job, "session_id");
+	jsonx_copy(b, "meeting_url", job, "meeting_url");
 	probe = json_object_get(job, "probe");
-	copy_field(b, "duration_seconds", probe, "duration");
-	copy_field(b, "size_bytes", job, "source_size");
+	jsonx_copy(b, "duration_seconds", probe, "duration");
+	jsonx_copy(b, "size_bytes", job, "source_size");
 	objects = json_object_get(job, "objects");
 	if (json_object_size(objects) > 0) {
 		json_t *out = json_object();
 		json_object_foreach(objects, k, o) {
 			json_t *e = json_object();
-			copy_field(e, "url", o, "url");
-			copy_field(e, "key", o, "key");
-			copy_field(e, "size", o, "size");
-			copy_field(e, "sha256", o, "sha256");
+			jsonx_copy(e, "url", o, "url");
+			jsonx_copy(e, "key", o, "key");
+			jsonx_copy(e, "size", o, "size");
+			jsonx_copy(e, "sha256", o, "sha256");
 			json_object_set_new(out, k, e);
 		}
 		json_object_set_new(b, "objects", out);
 	}
 	meta = json_object_get(job, "metadata");
 	if (json_is_array(json_object_get(meta, "participants")))
-		copy_field(b, "participants", meta, "participants");
+		jsonx_copy(b, "participants", meta, "participants");
 	else
 		json_object_set_new(b, "participants", json_array());
 	if (json_is_true(json_object_get(job, "no_audio")))
 		json_object_set_new(b, "no_audio", json_true());
 	if (strcmp(result, "completed") != 0)
-		copy_field(b, "error", job, "error");
+		jsonx_copy(b, "error", job, "error");
 	text = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(b);
 	if (text == NULL)
