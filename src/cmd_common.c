@@ -1,6 +1,7 @@
 /* cmd_common.c -- what every subcommand shares: loading the configuration. */
 #include "commands.h"
 #include "config.h"
+#include "spool.h"
 
 #include <stdio.h>
 
@@ -23,5 +24,21 @@ cmd_load_config(int quiet)
 	config_msgs_free(&warnings);
 	if (cfg != NULL)
 		log_setup(cfg->log_format, cfg->log_level);
+	return cfg;
+}
+
+struct config *
+cmd_open_spool(struct spool *sp)
+{
+	struct config *cfg = cmd_load_config(1);
+	char err[512];
+
+	if (cfg == NULL)
+		return NULL;
+	if (spool_open(sp, cfg->state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: %s\n", err);
+		config_unref(cfg);
+		return NULL;
+	}
 	return cfg;
 }

@@ -42,7 +42,7 @@ retry_main(int argc, char **argv)
 	struct request r;
 	struct config *cfg;
 	struct spool sp;
-	char err[512], name[128];
+	char name[128];
 	enum job_state s;
 	int rc = 1;
 
@@ -51,14 +51,9 @@ retry_main(int argc, char **argv)
 		    "ID|--failed\n");
 		return 2;
 	}
-	cfg = cmd_load_config(1);
+	cfg = cmd_open_spool(&sp);
 	if (cfg == NULL)
 		return 1;
-	if (spool_open(&sp, cfg->state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "error: %s\n", err);
-		config_unref(cfg);
-		return 1;
-	}
 	memset(&r, 0, sizeof(r));
 	memcpy(r.kind, "retry", 6);
 	if (strcmp(argv[1], "--failed") == 0) {

@@ -117,7 +117,6 @@ status_main(int argc, char **argv)
 	struct list l = { 0 };
 	struct config *cfg;
 	struct spool sp;
-	char err[512];
 	bool as_json = false, all = false;
 	size_t i, pending, shown = 0, counts[JOB_QUARANTINED + 1] = { 0 };
 	int a, running;
@@ -133,14 +132,9 @@ status_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	cfg = cmd_load_config(1);
+	cfg = cmd_open_spool(&sp);
 	if (cfg == NULL)
 		return 1;
-	if (spool_open(&sp, cfg->state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "error: %s\n", err);
-		config_unref(cfg);
-		return 1;
-	}
 	spool_each_job(&sp, collect, NULL, &l);
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), by_created);

@@ -21,4 +21,9 @@ int put_main(int argc, char **argv);
 struct config;
 struct config *cmd_load_config(int quiet);
 
+/* Load the configuration quietly and open the spool of its STATE_DIR (the
+ * ops commands that read jobs); NULL after printing why. */
+struct spool;
+struct config *cmd_open_spool(struct spool *sp);
+
 #endif
