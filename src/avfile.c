@@ -200,7 +200,9 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 		goto fail;
 	}
 
-	ret = avlib.av_probe_input_buffer2(f->pb, &ifmt, path, NULL, 0, 0);
+	/* by content only: a text file named .mp4 is not "an MP4 without
+	 * moov" */
+	ret = avlib.av_probe_input_buffer2(f->pb, &ifmt, NULL, NULL, 0, 0);
 	if (ret < 0) {
 		rc = avfile_classify(f, ret);
 		if (rc == AVFILE_IO)

@@ -556,10 +556,12 @@ mp4box_check_track(const struct mp4box_track *t, size_t ti,
 		    bytes > hint->off + hint->size - off)
 			hint = mp4box_find_mdat(l, off, bytes);
 		if (hint == NULL) {
-			util_snprintf(err, errlen, "track %zu chunk %u "
-			    "(%llu+%llu) lies outside the mdat", ti, chunk + 1,
+			/* the format would allow it; no muxer does it, and a
+			 * chunk in the ftyp or the moov is corruption */
+			util_snprintf(err, errlen, "corrupt moov: track %zu chunk "
+			    "%u (%llu+%llu) lies outside the mdat", ti, chunk + 1,
 			    (unsigned long long)off, (unsigned long long)bytes);
-			return MP4BOX_UNSUPPORTED;
+			return MP4BOX_BAD;
 		}
 	}
 	if (r < 0) {

@@ -138,8 +138,9 @@ int mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
 
 /* Check that every chunk of every track, with the sizes of its samples,
  * lies inside the payload of an mdat box of l: BAD when a chunk reaches
- * past the end of the file or the tables disagree, UNSUPPORTED when the
- * samples lie elsewhere inside the file (valid, but not ours to move). */
+ * past the end of the file or lies outside the mdat (no muxer writes
+ * samples elsewhere), or the tables disagree; UNSUPPORTED for compact
+ * sample sizes (stz2). */
 int mp4box_check_chunks(const struct mp4box_moov *m,
     const struct mp4box_layout *l, char *err, size_t errlen);
 

@@ -116,11 +116,6 @@ probe_file(const char *path, struct probe_result *out, char *err,
 			probe_stream(fmt->streams[i],
 			    &out->streams[out->nb_streams++]);
 	}
-	if (!out->has_video && !out->has_audio) {
-		util_snprintf(err, errlen, "no audio or video stream");
-		rc = PROBE_BAD_MEDIA;
-		goto done;
-	}
 	if (fmt->duration == AV_NOPTS_VALUE) {
 		util_snprintf(err, errlen, "unknown duration");
 		rc = PROBE_BAD_MEDIA;
@@ -128,6 +123,11 @@ probe_file(const char *path, struct probe_result *out, char *err,
 	}
 	if (out->duration <= 0) {
 		util_snprintf(err, errlen, "zero duration");
+		rc = PROBE_BAD_MEDIA;
+		goto done;
+	}
+	if (!out->has_video && !out->has_audio) {
+		util_snprintf(err, errlen, "no audio or video stream");
 		rc = PROBE_BAD_MEDIA;
 		goto done;
 	}

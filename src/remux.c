@@ -85,9 +85,9 @@ remux_with_ext(const char *out, const char *ext, char *buf, size_t size)
 	return util_snprintf(buf, size, "%.*s.%s", n, out, ext);
 }
 
-/* Which muxer holds this audio codec: M4A first (what transcription
- * services take), MP4 for what the iPod profile lacks (Opus, FLAC...),
- * Matroska for the rest (PCM, Vorbis...). */
+/* Which muxer holds this audio codec: M4A (the iPod profile: AAC, ALAC,
+ * AC-3...), what transcription services take; Matroska for the rest
+ * (PCM, Opus, Vorbis...). */
 static const char *
 remux_audio_muxer(enum AVCodecID id, const char **ext)
 {
@@ -95,7 +95,6 @@ remux_audio_muxer(enum AVCodecID id, const char **ext)
 		const char *muxer, *ext;
 	} choices[] = {
 		{ "ipod", "m4a" },
-		{ "mp4", "m4a" },
 		{ "matroska", "mka" },
 	};
 	size_t i;

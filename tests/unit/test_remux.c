@@ -1,0 +1,707 @@
+/* test_remux.c -- remux_file and the box-level fast start: ffmpeg-made
+ * recordings, the fixtures, hostile boxes, the co64 upgrade, write errors. */
+#include "unit.h"
+#include "testmedia.h"
+
+#include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "faststart.h"
+#include "hash.h"
+#include "probe.h"
+#include "remux.h"
+
+static const char *
+rec(void)
+{
+	return tm_recording("rec.mp4", 4, "320x240", "300k", NULL);
+}
+
+/* Video dominates this one (as in a real recording) and its mdat is large
+ * enough for the aligned fast start. */
+static const char *
+big(void)
+{
+	return tm_recording("big.mp4", 8, "640x360", "12M",
+	    "-vf noise=alls=40:allf=t+u");
+}
+
+static int
+run_remux(const char *in, const char *v, const char *a,
+    struct remux_result *res, char *err, size_t errlen)
+{
+	if (v != NULL)
+		unlink(v);
+	if (a != NULL)
+		unlink(a);
+	err[0] = '\0';
+	return remux_file(in, v, a, res, err, errlen);
+}
+
+static void
+check_same_packets(const char *a, const char *sel_a, const char *b,
+    const char *sel_b)
+{
+	char *fa = tm_framemd5(a, sel_a), *fb = tm_framemd5(b, sel_b);
+
+	CHECK(fa != NULL && fb != NULL);
+	if (fa != NULL && fb != NULL) {
+		CHECK(strlen(fa) > 100);
+		if (strcmp(fa, fb) != 0)
+			fprintf(stderr, "  packets of %s (%s) and %s (%s) differ\n",
+			    a, sel_a, b, sel_b);
+		CHECK(strcmp(fa, fb) == 0);
+	}
+	free(fa);
+	free(fb);
+}
+
+/* moov before every mdat */
+static bool
+moov_first(const char *path)
+{
+	char order[256];
+	const char *m, *d;
+
+	tm_box_order(path, order, sizeof(order));
+	m = strstr(order, "moov");
+	d = strstr(order, "mdat");
+	if (m == NULL || d == NULL || m > d)
+		fprintf(stderr, "  %s: boxes %s\n", path, order);
+	return m != NULL && d != NULL && m < d;
+}
+
+static void
+remux_recording(void)
+{
+	struct remux_result res;
+	const char *v = tm_path("out.mp4"), *a = tm_path("out.m4a");
+	json_t *pi, *po, *pa, *si, *so;
+	char err[512], order[128];
+	size_t i;
+
+	CHECK(rec() != NULL);
+	CHECK_INT(run_remux(rec(), v, a, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(err, "");
+	CHECK_STR(res.video_method, "faststart");
+	CHECK(!res.no_audio);
+	CHECK_STR(res.audio_path, a);
+	CHECK_STR(res.audio_ext, "m4a");
+	CHECK(moov_first(v));
+	CHECK(moov_first(a));
+	tm_box_order(a, order, sizeof(order));
+	CHECK_STR(order, "ftyp,moov,mdat");
+	/* the input's bytes, index moved: same size, but the moov */
+	CHECK_INT(tm_size(v), tm_size(rec()));
+
+	/* what ffprobe sees is the same recording */
+	pi = tm_ffprobe(rec());
+	po = tm_ffprobe(v);
+	pa = tm_ffprobe(a);
+	CHECK(pi != NULL && po != NULL && pa != NULL);
+	if (pi != NULL && po != NULL && pa != NULL) {
+		json_t *fi = json_object_get(pi, "format");
+		json_t *fo = json_object_get(po, "format");
+		CHECK(fabs(tm_jnum(fi, "duration") - tm_jnum(fo, "duration")) <
+		    0.001);
+		CHECK_INT(json_array_size(json_object_get(po, "streams")), 2);
+		for (i = 0; i < 2; i++) {
+			si = json_array_get(json_object_get(pi, "streams"), i);
+			so = json_array_get(json_object_get(po, "streams"), i);
+			CHECK_STR(tm_jstr(so, "codec_name"),
+			    tm_jstr(si, "codec_name"));
+			CHECK_STR(tm_jstr(so, "nb_frames"),
+			    tm_jstr(si, "nb_frames"));
+			CHECK(fabs(tm_jnum(so, "duration") -
+			    tm_jnum(si, "duration")) < 0.001);
+		}
+		/* the audio file: exactly the audio stream, same length */
+		si = json_array_get(json_object_get(pi, "streams"), 1);
+		CHECK_INT(json_array_size(json_object_get(pa, "streams")), 1);
+		so = json_array_get(json_object_get(pa, "streams"), 0);
+		CHECK_STR(tm_jstr(so, "codec_type"), "audio");
+		CHECK_STR(tm_jstr(so, "codec_name"), "aac");
+		CHECK_INT(tm_jnum(so, "sample_rate"), 44100);
+		CHECK_STR(tm_jstr(so, "nb_frames"), tm_jstr(si, "nb_frames"));
+		CHECK(fabs(tm_jnum(so, "duration") - tm_jnum(si, "duration")) <
+		    0.001);
+		CHECK(fabs(tm_jnum(json_object_get(pa, "format"), "duration") -
+		    tm_jnum(si, "duration")) < 0.03);
+		CHECK_STR(tm_jstr(json_object_get(json_object_get(pa, "format"),
+		    "tags"), "major_brand"), "M4A ");
+	}
+	json_decref(pi);
+	json_decref(po);
+	json_decref(pa);
+
+	/* every packet identical: timestamps, sizes, bytes */
+	check_same_packets(rec(), "-map 0", v, "-map 0");
+	check_same_packets(rec(), "-map 0:a", a, "-map 0");
+}
+
+/* Large files get a 'free' box after the moov so that the mdat moves by a
+ * multiple of 64 KiB (the kernel copies aligned ranges faster). */
+static void
+remux_aligned(void)
+{
+	struct remux_result res;
+	const char *v = tm_path("big-out.mp4");
+	uint8_t *in, *out;
+	size_t inlen = 0, outlen = 0;
+	int64_t mi, mo;
+	char err[512], order[128];
+
+	CHECK(big() != NULL);
+	CHECK_INT(run_remux(big(), v, NULL, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(res.video_method, "faststart");
+	tm_box_order(v, order, sizeof(order));
+	CHECK_STR(order, "ftyp,free,moov,free,mdat");
+	in = tm_read(big(), &inlen);
+	out = tm_read(v, &outlen);
+	CHECK(in != NULL && out != NULL);
+	if (in != NULL && out != NULL) {
+		CHECK(inlen > FASTSTART_ALIGN_MIN);
+		mi = tm_box_offset(in, inlen, "mdat");
+		mo = tm_box_offset(out, outlen, "mdat");
+		CHECK(mi > 0 && mo > mi);
+		CHECK_INT((mo - mi) % FASTSTART_ALIGN, 0);
+		/* the samples are the same bytes, moved */
+		CHECK(memcmp(in + mi, out + mo, inlen - (size_t)mi -
+		    (size_t)mp4box_rb32(in + tm_box_offset(in, inlen, "moov"))) ==
+		    0);
+	}
+	free(in);
+	free(out);
+	check_same_packets(big(), "-map 0", v, "-map 0");
+}
+
+static long long
+rchar(void)
+{
+	char *s = fs_read_file("/proc/self/io", 4096, NULL), *p;
+	long long v = -1;
+
+	if (s != NULL && (p = strstr(s, "rchar: ")) != NULL)
+		v = strtoll(p + 7, NULL, 10);
+	free(s);
+	return v;
+}
+
+/* The audio file is made from the audio chunks alone: the video bytes
+ * (here ~98% of the file) are not read. */
+static void
+remux_audio_reads_audio_only(void)
+{
+	struct remux_result res;
+	const char *a = tm_path("big-out.m4a");
+	long long before, used;
+	char err[512];
+
+	CHECK(big() != NULL);
+	unlink(a);
+	before = rchar();
+	CHECK_INT(remux_file(big(), NULL, a, &res, err, sizeof(err)), REMUX_OK);
+	used = rchar() - before;
+	CHECK(before >= 0 && used > 0);
+	if (used > tm_size(big()) / 10)
+		fprintf(stderr, "  read %lld of %lld bytes\n", used,
+		    (long long)tm_size(big()));
+	CHECK(used < tm_size(big()) / 10);
+	CHECK(used >= tm_size(a) - 1024 * 1024); /* it did read the audio */
+	check_same_packets(big(), "-map 0:a", a, "-map 0");
+}
+
+static void
+remux_noaudio(void)
+{
+	struct remux_result res;
+	const char *v = tm_path("na.mp4"), *a = tm_path("na.m4a");
+	char err[512];
+
+	CHECK_INT(run_remux("fixtures/noaudio.mp4", v, a, &res, err,
+	    sizeof(err)), REMUX_OK);
+	CHECK(res.no_audio);
+	CHECK_STR(res.audio_path, "");
+	CHECK(!tm_exists(a));
+	CHECK(moov_first(v));
+	check_same_packets("fixtures/noaudio.mp4", "-map 0", v, "-map 0");
+	/* no_audio is known without an audio output, too */
+	CHECK_INT(run_remux("fixtures/noaudio.mp4", v, NULL, &res, err,
+	    sizeof(err)), REMUX_OK);
+	CHECK(res.no_audio);
+	CHECK_INT(run_remux(rec(), v, NULL, &res, err, sizeof(err)), REMUX_OK);
+	CHECK(!res.no_audio);
+}
+
+static void
+expect_bad(const char *in, const char *reason_part)
+{
+	struct remux_result res;
+	const char *v = tm_path("bad.mp4"), *a = tm_path("bad.m4a");
+	char err[512];
+	int rc;
+
+	rc = run_remux(in, v, a, &res, err, sizeof(err));
+	if (rc != REMUX_BAD_MEDIA || strstr(err, reason_part) == NULL)
+		fprintf(stderr, "  %s: rc %d `%s', want BAD `%s'\n", in, rc, err,
+		    reason_part);
+	CHECK_INT(rc, REMUX_BAD_MEDIA);
+	CHECK(strstr(err, reason_part) != NULL);
+	CHECK(strstr(err, in) != NULL); /* the message names the file */
+	CHECK(!tm_exists(v));
+	CHECK(!tm_exists(a));
+	CHECK_STR(res.audio_path, "");
+}
+
+static void
+remux_bad_fixtures(void)
+{
+	expect_bad("fixtures/truncated.mp4", "no moov atom");
+	expect_bad("fixtures/cutmdat.mp4", "truncated");
+	expect_bad("fixtures/empty.mp4", "empty file");
+	expect_bad("fixtures/notmp4.mp4", "not a media file");
+}
+
+/* moov in front already: copied as it is. */
+static void
+remux_already_faststart(void)
+{
+	struct remux_result res;
+	const char *in = tm_recording("fs.mp4", 2, "320x240", "300k",
+	    "-movflags +faststart");
+	const char *v = tm_path("fs-out.mp4");
+	char err[512], h1[65], h2[65];
+
+	CHECK(in != NULL);
+	CHECK(moov_first(in));
+	CHECK_INT(run_remux(in, v, NULL, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(res.video_method, "faststart");
+	CHECK_INT(hash_sha256_file(in, h1, NULL), 0);
+	CHECK_INT(hash_sha256_file(v, h2, NULL), 0);
+	CHECK_STR(h1, h2);
+}
+
+/* The moov of a file, parsed (the caller frees *buf). */
+static int
+load_moov(const char *path, uint8_t **buf, struct mp4box_moov *m)
+{
+	uint8_t *file;
+	size_t len = 0;
+	int64_t off;
+	char err[256];
+	int rc = -1;
+
+	*buf = NULL;
+	file = tm_read(path, &len);
+	if (file == NULL)
+		return -1;
+	off = tm_box_offset(file, len, "moov");
+	if (off >= 0) {
+		size_t n = mp4box_rb32(file + off);
+		*buf = xmalloc(n);
+		memcpy(*buf, file + off, n);
+		rc = mp4box_parse_moov(*buf, n, m, err, sizeof(err));
+	}
+	free(file);
+	return rc;
+}
+
+static uint64_t
+entry(const struct mp4box_track *t, uint32_t i)
+{
+	return t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)i) :
+	    mp4box_rb32(t->chunks + 4 * (size_t)i);
+}
+
+/* An stco whose offsets would pass 4 GiB once the moov moves in front
+ * becomes a co64, and the boxes above it grow; a co64 is shifted in
+ * place. Synthetic: the shift is given, not a 4 GiB file. */
+static void
+faststart_co64_upgrade(void)
+{
+	struct mp4box_moov m, m2, m3;
+	uint8_t *buf = NULL, *out = NULL, *out2 = NULL, *small = NULL;
+	size_t outlen = 0, out2len = 0, smalllen = 0, t;
+	uint64_t extra = 5ull << 30;
+	uint32_t i;
+	bool up = false;
+	char err[256];
+
+	CHECK_INT(load_moov(rec(), &buf, &m), MP4BOX_OK);
+	CHECK_INT(m.nb_tracks, 2);
+	for (t = 0; t < m.nb_tracks; t++)
+		CHECK(!m.track[t].co64);
+
+	/* a small shift keeps the 32-bit tables */
+	CHECK_INT(faststart_moov(&m, 0, 0, &small, &smalllen, &up, err,
+	    sizeof(err)), FASTSTART_OK);
+	CHECK(!up);
+	CHECK_INT(smalllen, m.len);
+
+	CHECK_INT(faststart_moov(&m, extra, 0, &out, &outlen, &up, err,
+	    sizeof(err)), FASTSTART_OK);
+	CHECK(up);
+	CHECK_INT(outlen, m.len + 4 * (m.track[0].nb_chunks +
+	    m.track[1].nb_chunks));
+	CHECK_INT(mp4box_rb32(out), outlen); /* moov size fixed up */
+	CHECK_INT(mp4box_parse_moov(out, outlen, &m2, err, sizeof(err)),
+	    MP4BOX_OK);
+	CHECK_INT(m2.nb_tracks, 2);
+	for (t = 0; t < m2.nb_tracks; t++) {
+		CHECK(m2.track[t].co64);
+		CHECK_INT(m2.track[t].nb_chunks, m.track[t].nb_chunks);
+		CHECK_INT(m2.track[t].nb_samples, m.track[t].nb_samples);
+		CHECK_INT(m2.track[t].handler, m.track[t].handler);
+		for (i = 0; i < m.track[t].nb_chunks; i++)
+			if (entry(&m2.track[t], i) !=
+			    entry(&m.track[t], i) + extra + outlen) {
+				CHECK(!"co64 entry not shifted");
+				break;
+			}
+	}
+	/* the trak/mdia/minf/stbl sizes add up: the whole tree parses and
+	 * the tables lie where the sizes say */
+	CHECK(m2.track[1].trak_size == m.track[1].trak_size +
+	    4 * m.track[1].nb_chunks);
+
+	/* co64 in place: no growth, entries moved again */
+	CHECK_INT(faststart_moov(&m2, 100, 0, &out2, &out2len, &up, err,
+	    sizeof(err)), FASTSTART_OK);
+	CHECK(!up);
+	CHECK_INT(out2len, outlen);
+	CHECK_INT(mp4box_parse_moov(out2, out2len, &m3, err, sizeof(err)),
+	    MP4BOX_OK);
+	CHECK_INT(entry(&m3.track[0], 0), entry(&m2.track[0], 0) + 100 +
+	    out2len);
+
+	/* padding: moov + free is a multiple of the alignment */
+	free(out2);
+	out2 = NULL;
+	CHECK_INT(faststart_moov(&m, 40, 65536, &out2, &out2len, &up, err,
+	    sizeof(err)), FASTSTART_OK);
+	CHECK_INT((40 + out2len) % 65536, 0);
+	CHECK(memcmp(out2 + m.len + 4, "free", 4) == 0);
+	CHECK_INT(mp4box_parse_moov(out2, m.len, &m3, err, sizeof(err)),
+	    MP4BOX_OK);
+	CHECK_INT(entry(&m3.track[0], 0), entry(&m.track[0], 0) + 40 +
+	    out2len);
+	free(buf);
+	free(out);
+	free(out2);
+	free(small);
+}
+
+/* The input with bytes patched at off, written to a new file. */
+static const char *
+mutate(const char *name, const uint8_t *src, size_t len, size_t off,
+    const void *patch, size_t n, size_t newlen)
+{
+	uint8_t *b = xmalloc(len);
+	const char *path = tm_path(name);
+
+	memcpy(b, src, len);
+	if (patch != NULL && off + n <= len)
+		memcpy(b + off, patch, n);
+	tm_write(path, b, newlen ? newlen : len);
+	free(b);
+	return path;
+}
+
+static void
+expect_bad_both(const char *path, const char *reason_part)
+{
+	struct probe_result p;
+	char err[512];
+
+	expect_bad(path, reason_part);
+	CHECK_INT(probe_file(path, &p, err, sizeof(err)), PROBE_BAD_MEDIA);
+}
+
+static void
+be32(uint8_t *p, uint32_t v)
+{
+	mp4box_wb32(p, v);
+}
+
+/* Corrupt and hostile boxes: BAD_MEDIA with a reason, no crash, no huge
+ * allocation, no output left behind. */
+static void
+remux_hostile(void)
+{
+	uint8_t *in, p[16];
+	size_t len = 0;
+	int64_t moov, mdat, stco, stsz, stsc, mvhd;
+
+	in = tm_read(rec(), &len);
+	CHECK(in != NULL);
+	if (in == NULL)
+		return;
+	moov = tm_box_offset(in, len, "moov");
+	mdat = tm_box_offset(in, len, "mdat");
+	stco = tm_find(in, len, (size_t)moov, "stco");
+	stsz = tm_find(in, len, (size_t)moov, "stsz");
+	stsc = tm_find(in, len, (size_t)moov, "stsc");
+	mvhd = tm_find(in, len, (size_t)moov, "mvhd");
+	CHECK(moov > 0 && mdat > 0 && stco > 0 && stsz > 0 && stsc > 0 &&
+	    mvhd > 0);
+
+	/* the moov claims 4 GiB: past the end of the file */
+	be32(p, 0xfffffff0);
+	expect_bad_both(mutate("h1.mp4", in, len, (size_t)moov, p, 4, 0),
+	    "moov atom is cut off");
+	/* a 64-bit mdat size read from sample bytes: huge, before the moov */
+	be32(p, 1);
+	expect_bad_both(mutate("h2.mp4", in, len, (size_t)mdat, p, 4, 0),
+	    "no moov atom");
+	/* a 64-bit size of 2^63 */
+	be32(p, 1);
+	memcpy(p + 4, "mdat", 4);
+	be32(p + 8, 0x80000000);
+	be32(p + 12, 0);
+	expect_bad_both(mutate("h3.mp4", in, len, (size_t)mdat, p, 16, 0),
+	    "no moov atom");
+	/* the file cut in the middle of its moov */
+	expect_bad_both(mutate("h4.mp4", in, len, 0, NULL, 0,
+	    (size_t)moov + 300), "moov atom is cut off");
+	/* a chunk offset past the end of the file */
+	be32(p, (uint32_t)len + 1000);
+	expect_bad_both(mutate("h5.mp4", in, len, (size_t)stco + 16, p, 4, 0),
+	    "past the end");
+	/* a chunk offset into the ftyp */
+	be32(p, 0);
+	expect_bad(mutate("h6.mp4", in, len, (size_t)stco + 16, p, 4, 0),
+	    "outside the mdat");
+	/* a table count far larger than its box */
+	be32(p, 0x7fffffff);
+	expect_bad(mutate("h7.mp4", in, len, (size_t)stco + 12, p, 4, 0),
+	    "does not fit");
+	expect_bad(mutate("h8.mp4", in, len, (size_t)stsz + 16, p, 4, 0),
+	    "does not fit");
+	/* a sample-to-chunk entry naming chunk 0 */
+	be32(p, 0);
+	expect_bad(mutate("h9.mp4", in, len, (size_t)stsc + 16, p, 4, 0),
+	    "sample-to-chunk");
+	/* more samples per chunk than samples */
+	be32(p, 0x7fffffff);
+	expect_bad(mutate("h10.mp4", in, len, (size_t)stsc + 20, p, 4, 0),
+	    "more samples");
+	/* a child of the moov larger than the moov */
+	be32(p, 0x7fffffff);
+	expect_bad(mutate("h11.mp4", in, len, (size_t)mvhd, p, 4, 0),
+	    "does not fit its parent");
+	/* a sample size that pushes a chunk past the file */
+	be32(p, 0x7fffffff);
+	expect_bad(mutate("h12.mp4", in, len, (size_t)stsz + 20, p, 4, 0),
+	    "past the end");
+	free(in);
+}
+
+/* Random bytes in the moov: whatever the verdict, no crash (this runs
+ * under ASan/UBSan too), and no output is left behind on failure. */
+static void
+remux_fuzz_moov(void)
+{
+	struct remux_result res;
+	struct probe_result pr;
+	const char *v = tm_path("fz.mp4"), *a = tm_path("fz.m4a");
+	const char *path = tm_path("fuzz.mp4");
+	uint8_t *in, *b;
+	size_t len = 0, moov, n, k;
+	unsigned seed = 12345;
+	char err[512];
+	int i, rc, ok = 0, bad = 0;
+
+	in = tm_read(rec(), &len);
+	CHECK(in != NULL);
+	if (in == NULL)
+		return;
+	moov = (size_t)tm_box_offset(in, len, "moov");
+	b = xmalloc(len);
+	for (i = 0; i < 300; i++) {
+		memcpy(b, in, len);
+		n = 1 + (size_t)(rand_r(&seed) % 4);
+		for (k = 0; k < n; k++)
+			b[moov + (size_t)rand_r(&seed) % (len - moov)] =
+			    (uint8_t)rand_r(&seed);
+		tm_write(path, b, len);
+		rc = run_remux(path, v, a, &res, err, sizeof(err));
+		CHECK(rc == REMUX_OK || rc == REMUX_BAD_MEDIA);
+		if (rc == REMUX_OK) {
+			ok++;
+			CHECK(tm_exists(v));
+		} else {
+			bad++;
+			CHECK(!tm_exists(v) && !tm_exists(a));
+			CHECK(err[0] != '\0');
+		}
+		rc = probe_file(path, &pr, err, sizeof(err));
+		CHECK(rc == PROBE_OK || rc == PROBE_BAD_MEDIA);
+	}
+	CHECK(ok > 0 && bad > 0); /* the mutations hit both kinds */
+	free(b);
+	free(in);
+}
+
+/* The packets (bytes and sizes, not time stamps) of one stream of a and
+ * of b are the same. */
+static void
+check_same_bytes(const char *a, const char *sel_a, const char *b,
+    const char *sel_b)
+{
+	char *f1 = tm_framemd5(a, sel_a), *f2 = tm_framemd5(b, sel_b);
+	char *p1, *p2;
+
+	CHECK(f1 != NULL && f2 != NULL);
+	if (f1 != NULL && f2 != NULL) {
+		p1 = tm_packets(f1);
+		p2 = tm_packets(f2);
+		CHECK(strlen(p1) > 100);
+		if (strcmp(p1, p2) != 0)
+			fprintf(stderr, "  packets of %s (%s) and %s (%s) differ\n",
+			    a, sel_a, b, sel_b);
+		CHECK(strcmp(p1, p2) == 0);
+		free(p1);
+		free(p2);
+	}
+	free(f1);
+	free(f2);
+}
+
+/* Matroska goes through libavformat: same packets, moov in front. */
+static void
+remux_matroska(void)
+{
+	struct remux_result res;
+	const char *mkv = tm_path("rec.mkv"), *v = tm_path("mkv.mp4");
+	const char *a = tm_path("mkv.m4a");
+	char err[512];
+
+	CHECK_INT(tm_system("ffmpeg -nostdin -loglevel error -y -i %s -c copy "
+	    "%s", rec(), mkv), 0);
+	CHECK_INT(run_remux(mkv, v, a, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(err, "");
+	CHECK_STR(res.video_method, "libavformat");
+	CHECK_STR(res.audio_ext, "m4a");
+	CHECK(moov_first(v));
+	/* Matroska's millisecond clock differs from MP4's, and so does the
+	 * interleaving: compare each stream's packets, bytes not stamps */
+	check_same_bytes(mkv, "-map 0:v", v, "-map 0:v");
+	check_same_bytes(mkv, "-map 0:a", v, "-map 0:a");
+	check_same_bytes(mkv, "-map 0:a", a, "-map 0");
+}
+
+/* Audio MP4 cannot hold goes to Matroska (.mka) in the audio file; the
+ * MP4 video output refuses it, saying why. */
+static void
+remux_pcm_audio(void)
+{
+	struct remux_result res;
+	const char *mkv = tm_path("pcm.mkv"), *a = tm_path("pcm.m4a");
+	const char *mka = tm_path("pcm.mka"), *v = tm_path("pcm.mp4");
+	json_t *j;
+	char err[512];
+
+	CHECK_INT(tm_system("ffmpeg -nostdin -loglevel error -y -i %s -map 0 "
+	    "-c:v copy -c:a pcm_s16le %s", rec(), mkv), 0);
+	unlink(mka);
+	CHECK_INT(run_remux(mkv, NULL, a, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(res.audio_ext, "mka");
+	CHECK_STR(res.audio_path, mka);
+	CHECK(!tm_exists(a));
+	j = tm_ffprobe(mka);
+	CHECK(j != NULL);
+	if (j != NULL) {
+		CHECK_INT(json_array_size(json_object_get(j, "streams")), 1);
+		CHECK_STR(tm_jstr(json_array_get(json_object_get(j, "streams"),
+		    0), "codec_name"), "pcm_s16le");
+	}
+	json_decref(j);
+	check_same_packets(mkv, "-map 0:a", mka, "-map 0");
+
+	unlink(mka);
+	CHECK_INT(run_remux(mkv, v, a, &res, err, sizeof(err)),
+	    REMUX_BAD_MEDIA);
+	CHECK(strstr(err, "pcm_s16le") != NULL);
+	CHECK(strstr(err, "cannot be stored in MP4") != NULL);
+	CHECK(!tm_exists(v) && !tm_exists(a) && !tm_exists(mka));
+}
+
+/* A write error (here EFBIG from RLIMIT_FSIZE, as ENOSPC would be) is
+ * REMUX_IO with the errno; partial outputs are removed, the input is
+ * untouched. Both paths: box level and libavformat. */
+static void
+remux_write_error(void)
+{
+	struct remux_result res;
+	struct rlimit old, low;
+	const char *mkv = tm_path("rec.mkv"), *v = tm_path("we.mp4");
+	const char *a = tm_path("we.m4a");
+	const char *inputs[2];
+	char err[512], h1[65], h2[65];
+	void (*prev)(int);
+	int i, rc;
+
+	inputs[0] = rec();
+	inputs[1] = mkv;
+	if (!tm_exists(mkv))
+		tm_system("ffmpeg -nostdin -loglevel error -y -i %s -c copy %s",
+		    rec(), mkv);
+	prev = signal(SIGXFSZ, SIG_IGN);
+	for (i = 0; i < 2; i++) {
+		CHECK_INT(hash_sha256_file(inputs[i], h1, NULL), 0);
+		unlink(v);
+		unlink(a);
+		getrlimit(RLIMIT_FSIZE, &old);
+		low = old;
+		low.rlim_cur = 20000;
+		setrlimit(RLIMIT_FSIZE, &low);
+		rc = remux_file(inputs[i], v, a, &res, err, sizeof(err));
+		setrlimit(RLIMIT_FSIZE, &old);
+		CHECK_INT(rc, REMUX_IO);
+		CHECK_INT(res.sys_errno, EFBIG);
+		CHECK(strstr(err, "too large") != NULL);
+		CHECK(!tm_exists(v));
+		CHECK(!tm_exists(a));
+		CHECK_INT(hash_sha256_file(inputs[i], h2, NULL), 0);
+		CHECK_STR(h1, h2);
+	}
+	signal(SIGXFSZ, prev);
+}
+
+/* An output that is the input (or a hard link to it) is refused before
+ * anything is truncated. */
+static void
+remux_output_is_input(void)
+{
+	struct remux_result res;
+	const char *copy = tm_path("self.mp4"), *hl = tm_path("self-link.mp4");
+	char err[512], h1[65], h2[65];
+
+	CHECK_INT(tm_system("cp %s %s", rec(), copy), 0);
+	CHECK_INT(hash_sha256_file(copy, h1, NULL), 0);
+	CHECK_INT(remux_file(copy, copy, NULL, &res, err, sizeof(err)),
+	    REMUX_BAD_MEDIA);
+	unlink(hl);
+	CHECK_INT(link(copy, hl), 0);
+	CHECK_INT(remux_file(copy, tm_path("x.mp4"), hl, &res, err,
+	    sizeof(err)), REMUX_BAD_MEDIA);
+	CHECK(strstr(err, "distinct") != NULL);
+	CHECK_INT(hash_sha256_file(copy, h2, NULL), 0);
+	CHECK_STR(h1, h2);
+}
+
+UNIT_MAIN("remux",
+    T(remux_recording),
+    T(remux_aligned),
+    T(remux_audio_reads_audio_only),
+    T(remux_noaudio),
+    T(remux_bad_fixtures),
+    T(remux_already_faststart),
+    T(faststart_co64_upgrade),
+    T(remux_hostile),
+    T(remux_fuzz_moov),
+    T(remux_matroska),
+    T(remux_pcm_audio),
+    T(remux_write_error),
+    T(remux_output_is_input))
