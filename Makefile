@@ -104,7 +104,7 @@ unit: all $(UNIT_BIN)
 
 test: deps-test
 	@$(MAKE) --no-print-directory unit
-	python3 tests/run.py --build $(BUILD) $(TESTS)
+	python3 tests/run.py --build $(BUILD) $(foreach t,$(TESTS),'$(t)')
 
 asan:
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
