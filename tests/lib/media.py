@@ -35,7 +35,7 @@ def _run(cmd, **kw):
 
 
 def recording_args(seconds=4, width=320, height=240, audio=True, fps=15,
-                   video_bitrate=None, audio_codec="aac"):
+                   video_bitrate=None, audio_codec="aac", vf=None):
     """The ffmpeg input/encoding arguments of make_recording (no output)."""
     args = ["-f", "lavfi", "-i",
             "testsrc=size=%dx%d:rate=%d:duration=%s" % (width, height, fps,
@@ -47,6 +47,8 @@ def recording_args(seconds=4, width=320, height=240, audio=True, fps=15,
     # x11grab + libx264 as Jibri runs it, only faster: what matters here is
     # the container layout, not the picture.
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if vf:
+        args += ["-vf", vf]
     if video_bitrate:
         args += ["-b:v", video_bitrate]
     if audio:
@@ -58,16 +60,19 @@ def recording_args(seconds=4, width=320, height=240, audio=True, fps=15,
 
 
 def make_recording(path, seconds=4, width=320, height=240, audio=True, fps=15,
-                   video_bitrate=None, container="mp4", audio_codec="aac"):
+                   video_bitrate=None, container="mp4", audio_codec="aac",
+                   vf=None):
     """Write a Jibri-like recording to path: H.264 (testsrc) + AAC 44.1 kHz
     (sine), plain MP4 with the moov after the mdat (ffmpeg's default).
 
     The result is cached under tests/.cache keyed by the parameters, so a
     second call only copies. container="matroska" gives the same streams in
     Matroska (for the libavformat fallback); audio_codec="pcm_s16le" or
-    "libopus" gives audio that MP4/M4A cannot hold as such. Returns path."""
+    "libopus" gives audio that M4A cannot hold. vf: a video filter, e.g.
+    "noise=alls=40:allf=t+u" for pictures that cost the bit rate asked for
+    (testsrc alone compresses to almost nothing). Returns path."""
     key = json.dumps([seconds, width, height, audio, fps, video_bitrate,
-                      container, audio_codec])
+                      container, audio_codec, vf])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     ext = {"mp4": "mp4", "matroska": "mkv", "webm": "webm"}[container]
     os.makedirs(CACHE, exist_ok=True)
@@ -80,7 +85,7 @@ def make_recording(path, seconds=4, width=320, height=240, audio=True, fps=15,
                 tmp = cached + ".tmp"
                 _run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y"] +
                      recording_args(seconds, width, height, audio, fps,
-                                    video_bitrate, audio_codec) +
+                                    video_bitrate, audio_codec, vf) +
                      ["-f", container, tmp])
                 os.rename(tmp, cached)
     shutil.copyfile(cached, path)
