@@ -1,5 +1,4 @@
-/* avfile.c -- libavformat on our own file descriptors: no symlink followed,
- * the real errno kept, only MP4/QuickTime and Matroska/WebM accepted. */
+/* avfile.c -- libavformat reading our own file descriptors. */
 #include "avfile.h"
 #include "avlib.h"
 #include "util.h"

@@ -1,5 +1,8 @@
-/* avfile.h -- libavformat on our own file descriptors: no symlink followed,
- * the real errno kept, only MP4/QuickTime and Matroska/WebM accepted. */
+/* avfile.h -- libavformat reading our own file descriptors.
+ *
+ * No symlink is followed, the real errno of a failed read is kept (IO vs.
+ * bad media), and only the MP4/QuickTime and Matroska/WebM demuxers are
+ * accepted. */
 #ifndef JP_AVFILE_H
 #define JP_AVFILE_H
 

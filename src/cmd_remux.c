@@ -1,8 +1,8 @@
-/* cmd_remux.c -- jibri-pipeline remux IN OUT [--audio A]: fast-start MP4
- * (+ audio-only file) by stream copy, one summary line. */
+/* cmd_remux.c -- jibri-pipeline remux IN OUT [--audio A]: one summary line. */
 #include "commands.h"
 #include "remux.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,40 +15,47 @@ cmd_remux_size(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+static int
+cmd_remux_usage(void)
+{
+	fprintf(stderr, "usage: jibri-pipeline remux IN OUT [--audio A]\n");
+	return 2;
+}
+
 int
 remux_main(int argc, char **argv)
 {
 	struct remux_result res;
 	const char *in = NULL, *out = NULL, *audio = NULL;
 	char err[1024];
+	bool options = true;
 	int i, rc;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--audio") == 0 && i + 1 < argc) {
+		if (options && strcmp(argv[i], "--") == 0) {
+			options = false;
+		} else if (options && strcmp(argv[i], "--audio") == 0) {
+			if (i + 1 >= argc || audio != NULL)
+				return cmd_remux_usage();
 			audio = argv[++i];
-		} else if (strcmp(argv[i], "--") == 0 && i + 2 == argc - 1) {
-			in = argv[i + 1];
-			out = argv[i + 2];
-			break;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			in = out = NULL;
-			break;
+		} else if (options && argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "jibri-pipeline: remux: unknown option "
+			    "`%s'\n", argv[i]);
+			return cmd_remux_usage();
 		} else if (in == NULL) {
 			in = argv[i];
 		} else if (out == NULL) {
 			out = argv[i];
 		} else {
-			in = out = NULL;
-			break;
+			return cmd_remux_usage();
 		}
 	}
-	if (in == NULL || out == NULL) {
-		fprintf(stderr, "usage: jibri-pipeline remux IN OUT "
-		    "[--audio A]\n");
-		return 2;
-	}
+	if (in == NULL || out == NULL)
+		return cmd_remux_usage();
 	rc = remux_file(in, out, audio, &res, err, sizeof(err));
 	if (rc != REMUX_OK) {
+		/* both exit 1; the daemon tells them apart (quarantine vs.
+		 * retry), a shell user reads the reason */
 		fprintf(stderr, "error: %s%s\n", err, rc == REMUX_IO ?
 		    " (system error, try again)" : "");
 		return 1;
@@ -63,5 +70,5 @@ remux_main(int argc, char **argv)
 			    cmd_remux_size(res.audio_path), res.audio_ext);
 	}
 	printf("\n");
-	return 0;
+	return fflush(stdout) == EOF ? 1 : 0;
 }

@@ -1,6 +1,4 @@
-/* faststart.c -- MP4 rewriting at box level: the moov moved in front of
- * the mdat (samples copied by the kernel as one range), and the audio
- * track alone as an M4A (its chunks gathered, the index rewritten).
+/* faststart.c -- MP4 rewriting at box level, without libav.
  *
  * Jibri's ffmpeg writes ftyp, free, mdat, moov. Streaming players need the
  * moov (the index) first. A full remux moves every sample through user

@@ -1,6 +1,8 @@
-/* faststart.h -- MP4 rewriting at box level: the moov moved in front of
- * the mdat (samples copied by the kernel as one range), and the audio
- * track alone as an M4A (its chunks gathered, the index rewritten). */
+/* faststart.h -- MP4 rewriting at box level, without libav.
+ *
+ * The moov moved in front of the mdat (samples copied by the kernel as
+ * one range), and the audio track alone as an M4A (its chunks gathered,
+ * the index rewritten). */
 #ifndef JP_FASTSTART_H
 #define JP_FASTSTART_H
 

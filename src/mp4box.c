@@ -1,5 +1,4 @@
-/* mp4box.c -- the box structure of an MP4 file, read with a bound on every
- * size: top-level layout, the moov's tracks and chunk tables.
+/* mp4box.c -- the box structure of an MP4 file, read defensively.
  *
  * Everything here reads untrusted bytes: each size is checked against its
  * parent before it is used, counts are checked against the bytes that hold

@@ -1,5 +1,7 @@
-/* mp4box.h -- the box structure of an MP4 file, read with a bound on every
- * size: top-level layout, the moov's tracks and their chunk tables. */
+/* mp4box.h -- the box structure of an MP4 file, read defensively.
+ *
+ * Top-level layout, the moov's tracks and their chunk tables, with a bound
+ * on every size. */
 #ifndef JP_MP4BOX_H
 #define JP_MP4BOX_H
 

@@ -1,5 +1,7 @@
-/* test_remux.c -- remux_file and the box-level fast start: ffmpeg-made
- * recordings, the fixtures, hostile boxes, the co64 upgrade, write errors. */
+/* test_remux.c -- remux_file and the box-level MP4 rewriting.
+ *
+ * ffmpeg-made recordings, the fixtures, hostile boxes, the co64 upgrade,
+ * write errors. */
 #include "unit.h"
 #include "testmedia.h"
 

@@ -1,5 +1,7 @@
-/* testmedia.h -- media helpers for the probe/remux unit tests: recordings
- * made by ffmpeg, files read and patched, ffprobe/framemd5 cross-checks. */
+/* testmedia.h -- media helpers for the probe/remux unit tests.
+ *
+ * Recordings made by ffmpeg, files read and patched, ffprobe/framemd5
+ * cross-checks. */
 #ifndef JP_TESTMEDIA_H
 #define JP_TESTMEDIA_H
 
