@@ -38,6 +38,113 @@ static const uint8_t faststart_m4a_ftyp[] = {
 
 #define FASTSTART_GATHER_BUF (1 << 20)
 
+size_t faststart_sink_size = 256 * 1024;
+
+static int
+faststart_write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Where a rewritten moov goes: a memory buffer of exactly its size (for
+ * faststart_moov), or the output file through a small buffer, so that the
+ * memory used does not double with the size of the index. Container sizes
+ * are patched once their children are written: in the buffer, or with
+ * pwrite when that part was flushed already. */
+struct faststart_sink {
+	int fd;                 /* -1: memory */
+	uint8_t *buf;
+	size_t cap, used;
+	uint64_t flushed;       /* fd: bytes written before buf[0] */
+	uint64_t start;         /* fd: file offset of the first byte */
+	int sys_errno;          /* fd: the write that failed */
+};
+
+static uint64_t
+faststart_sink_pos(const struct faststart_sink *k)
+{
+	return k->flushed + k->used;
+}
+
+static int
+faststart_sink_flush(struct faststart_sink *k)
+{
+	if (k->fd < 0 || k->used == 0)
+		return 0;
+	if (faststart_write_all(k->fd, k->buf, k->used) < 0) {
+		k->sys_errno = errno;
+		return -1;
+	}
+	k->flushed += k->used;
+	k->used = 0;
+	return 0;
+}
+
+static int
+faststart_sink_put(struct faststart_sink *k, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	size_t room;
+
+	if (k->fd < 0) {
+		if (n > k->cap - k->used)
+			return -1;
+		memcpy(k->buf + k->used, q, n);
+		k->used += n;
+		return 0;
+	}
+	while (n > 0) {
+		if (k->used == k->cap && faststart_sink_flush(k) < 0)
+			return -1;
+		room = k->cap - k->used;
+		if (room > n)
+			room = n;
+		memcpy(k->buf + k->used, q, room);
+		k->used += room;
+		q += room;
+		n -= room;
+	}
+	return 0;
+}
+
+/* Overwrite n bytes at position pos (from the first byte of the sink). */
+static int
+faststart_sink_patch(struct faststart_sink *k, uint64_t pos, const uint8_t *p,
+    size_t n)
+{
+	ssize_t w;
+
+	if (pos + n > faststart_sink_pos(k))
+		return -1;
+	while (n > 0 && pos < k->flushed) {
+		w = pwrite(k->fd, p, n, (off_t)(k->start + pos));
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			k->sys_errno = errno;
+			return -1;
+		}
+		pos += (uint64_t)w;
+		p += w;
+		n -= (size_t)w;
+	}
+	if (n > 0)
+		memcpy(k->buf + (pos - k->flushed), p, n);
+	return 0;
+}
+
 /* How a moov is written: every track with its offsets shifted (video), or
  * one track alone with its chunks packed from base (audio). */
 struct faststart_emit {
@@ -47,62 +154,53 @@ struct faststart_emit {
 	uint64_t delta;         /* shifted: added to every chunk offset */
 	uint64_t base;          /* packed: where the first chunk goes */
 	uint64_t duration;      /* packed: the movie duration (mvhd) */
-	uint8_t *out;
-	size_t o, cap;
+	struct faststart_sink *k;
 	size_t track;           /* the trak being written */
 };
 
 static int
 faststart_put(struct faststart_emit *e, const void *p, size_t n)
 {
-	if (n > e->cap - e->o)
-		return -1;
-	memcpy(e->out + e->o, p, n);
-	e->o += n;
-	return 0;
+	return faststart_sink_put(e->k, p, n);
 }
 
-/* The new chunk offsets of the current track, in table order, into dst
- * (4 or 8 bytes each). */
+/* The new chunk offsets of track t, in table order, 4 or 8 bytes each. */
 static int
 faststart_put_entries(struct faststart_emit *e, const struct mp4box_track *t,
-    uint8_t *dst, unsigned width)
+    unsigned width)
 {
 	struct mp4box_chunks it;
-	uint64_t v, off, bytes, pos;
+	uint64_t v, off, bytes, pos = e->base;
 	uint32_t i, idx;
+	uint8_t b[8];
 	char why[200];
 
-	if (e->only < 0) {
-		for (i = 0; i < t->nb_chunks; i++, dst += width) {
+	if (e->only >= 0)
+		mp4box_chunks_init(&it, t);
+	for (i = 0; i < t->nb_chunks; i++) {
+		if (e->only < 0) {
 			v = t->co64 ? mp4box_rb64(t->chunks + 8 * (size_t)i) :
 			    mp4box_rb32(t->chunks + 4 * (size_t)i);
 			if (v > UINT64_MAX - e->delta)
 				return -1;
 			v += e->delta;
-			if (width == 4 && v > UINT32_MAX)
+		} else {
+			/* packed: chunk i starts where chunk i-1 ended */
+			if (mp4box_chunks_next(&it, &idx, &off, &bytes, why,
+			    sizeof(why)) != 1 || idx != i)
 				return -1;
-			if (width == 4)
-				mp4box_wb32(dst, (uint32_t)v);
-			else
-				mp4box_wb64(dst, v);
+			v = pos;
+			pos += bytes;
 		}
-		return 0;
-	}
-	/* packed: chunk i starts where chunk i-1 ended */
-	pos = e->base;
-	mp4box_chunks_init(&it, t);
-	for (i = 0; i < t->nb_chunks; i++, dst += width) {
-		if (mp4box_chunks_next(&it, &idx, &off, &bytes, why,
-		    sizeof(why)) != 1 || idx != i)
+		if (width == 4) {
+			if (v > UINT32_MAX)
+				return -1;
+			mp4box_wb32(b, (uint32_t)v);
+		} else {
+			mp4box_wb64(b, v);
+		}
+		if (faststart_put(e, b, width) < 0)
 			return -1;
-		if (width == 4 && pos > UINT32_MAX)
-			return -1;
-		if (width == 4)
-			mp4box_wb32(dst, (uint32_t)pos);
-		else
-			mp4box_wb64(dst, pos);
-		pos += bytes;
 	}
 	return 0;
 }
@@ -112,41 +210,44 @@ static int
 faststart_put_offsets(struct faststart_emit *e, const struct mp4box *b)
 {
 	const struct mp4box_track *t;
-	uint64_t size;
-	uint8_t *p;
+	const uint8_t *in = e->m->buf + b->off;
+	uint64_t size, table;
+	unsigned width;
+	uint8_t h[24];
 
 	if (e->track >= e->m->nb_tracks)
 		return -1;
 	t = &e->m->track[e->track];
 	if (t->co_off != b->off)
 		return -1; /* the parse saw another table: cannot happen */
+	width = t->co64 ? 8 : 4;
 	if (t->co64 || !e->upgrade[e->track]) {
-		/* in place: the box keeps its size and any trailing bytes */
-		if (faststart_put(e, e->m->buf + b->off, (size_t)b->size) < 0)
+		/* the same box: header, version/flags, count, the new entries
+		 * and whatever trailed the table */
+		table = (uint64_t)b->hdr + 8 + (uint64_t)width * t->nb_chunks;
+		if (faststart_put(e, in, b->hdr + 8) < 0 ||
+		    faststart_put_entries(e, t, width) < 0 ||
+		    faststart_put(e, in + table, (size_t)(b->size - table)) < 0)
 			return -1;
-		p = e->out + e->o - b->size + (t->chunks - (e->m->buf + b->off));
-		return faststart_put_entries(e, t, p, t->co64 ? 8 : 4);
+		return 0;
 	}
 	/* stco -> co64: same header form, version/flags 0, 64-bit entries */
 	size = b->hdr + 8 + 8 * (uint64_t)t->nb_chunks;
-	if (size > e->cap - e->o)
-		return -1;
-	p = e->out + e->o;
 	if (b->hdr == 16) {
-		mp4box_wb32(p, 1);
-		mp4box_wb32(p + 4, T_CO64);
-		mp4box_wb64(p + 8, size);
+		mp4box_wb32(h, 1);
+		mp4box_wb32(h + 4, T_CO64);
+		mp4box_wb64(h + 8, size);
 	} else {
 		if (size > UINT32_MAX)
 			return -1;
-		mp4box_wb32(p, (uint32_t)size);
-		mp4box_wb32(p + 4, T_CO64);
+		mp4box_wb32(h, (uint32_t)size);
+		mp4box_wb32(h + 4, T_CO64);
 	}
-	p += b->hdr;
-	mp4box_wb32(p, 0);
-	mp4box_wb32(p + 4, t->nb_chunks);
-	e->o += (size_t)size;
-	return faststart_put_entries(e, t, p + 8, 8);
+	mp4box_wb32(h + b->hdr, 0);
+	mp4box_wb32(h + b->hdr + 4, t->nb_chunks);
+	if (faststart_put(e, h, b->hdr + 8) < 0)
+		return -1;
+	return faststart_put_entries(e, t, 8);
 }
 
 /* mvhd with the duration of the track kept (an audio file must not claim
@@ -154,21 +255,27 @@ faststart_put_offsets(struct faststart_emit *e, const struct mp4box *b)
 static int
 faststart_put_mvhd(struct faststart_emit *e, const struct mp4box *b)
 {
-	uint8_t *p;
+	const uint8_t *in = e->m->buf + b->off;
+	size_t at = 0, n = 0;
+	uint8_t d[8];
 
-	if (faststart_put(e, e->m->buf + b->off, (size_t)b->size) < 0)
-		return -1;
-	if (e->only < 0)
-		return 0;
-	p = e->out + e->o - b->size + b->hdr;
 	/* version 1: flags, 64-bit creation/modification, time scale, 64-bit
 	 * duration; version 0: the same in 32 bits */
-	if (p[0] == 1 && b->size - b->hdr >= 32)
-		mp4box_wb64(p + 24, e->duration);
-	else if (p[0] == 0 && b->size - b->hdr >= 20 &&
-	    e->duration <= UINT32_MAX)
-		mp4box_wb32(p + 16, (uint32_t)e->duration);
-	return 0;
+	if (e->only >= 0 && in[b->hdr] == 1 && b->size - b->hdr >= 32) {
+		at = b->hdr + 24;
+		n = 8;
+		mp4box_wb64(d, e->duration);
+	} else if (e->only >= 0 && in[b->hdr] == 0 && b->size - b->hdr >= 20 &&
+	    e->duration <= UINT32_MAX) {
+		at = b->hdr + 16;
+		n = 4;
+		mp4box_wb32(d, (uint32_t)e->duration);
+	}
+	if (n == 0)
+		return faststart_put(e, in, (size_t)b->size);
+	if (faststart_put(e, in, at) < 0 || faststart_put(e, d, n) < 0)
+		return -1;
+	return faststart_put(e, in + at + n, (size_t)b->size - at - n);
 }
 
 static bool
@@ -194,8 +301,9 @@ faststart_put_box(struct faststart_emit *e, const struct mp4box *b,
 {
 	const uint8_t *in = e->m->buf;
 	struct mp4box c;
-	size_t start = e->o, pos, end;
-	uint64_t size;
+	uint64_t start = faststart_sink_pos(e->k), size;
+	size_t pos, end;
+	uint8_t h[8];
 	int r;
 
 	if (depth > 10)
@@ -227,36 +335,41 @@ faststart_put_box(struct faststart_emit *e, const struct mp4box *b,
 		return -1;
 	if (b->type == T_TRAK)
 		e->track++;
-	size = e->o - start;
+	size = faststart_sink_pos(e->k) - start;
 	if (b->hdr == 16) {
-		mp4box_wb64(e->out + start + 8, size);
-	} else {
-		if (size > UINT32_MAX)
-			return -1;
-		mp4box_wb32(e->out + start, (uint32_t)size);
+		mp4box_wb64(h, size);
+		return faststart_sink_patch(e->k, start + 8, h, 8);
 	}
-	return 0;
+	if (size > UINT32_MAX)
+		return -1;
+	mp4box_wb32(h, (uint32_t)size);
+	return faststart_sink_patch(e->k, start, h, 4);
 }
 
-/* Run the emitter over the whole moov into a buffer of exactly len bytes
- * (+ room for what the caller appends). */
+/* Run the emitter over the whole moov; exactly len bytes must come out. */
 static int
-faststart_emit_moov(struct faststart_emit *e, size_t len, size_t extra_room,
-    char *err, size_t errlen)
+faststart_emit_moov(struct faststart_emit *e, uint64_t len, char *err,
+    size_t errlen)
 {
 	struct mp4box top;
+	uint64_t from = faststart_sink_pos(e->k);
 	size_t pos = 0;
 
-	e->cap = len + extra_room;
-	e->out = xmalloc(e->cap ? e->cap : 1);
-	e->o = 0;
 	e->track = 0;
 	if (mp4box_child(e->m->buf, &pos, e->m->len, &top) != 1 ||
-	    faststart_put_box(e, &top, 0, 0) < 0 || e->o != len) {
-		free(e->out);
-		e->out = NULL;
+	    faststart_put_box(e, &top, 0, 0) < 0) {
+		if (e->k->sys_errno != 0) {
+			errno = e->k->sys_errno;
+			return FASTSTART_IO;
+		}
 		util_snprintf(err, errlen, "corrupt moov: cannot rewrite its "
 		    "chunk offsets");
+		return FASTSTART_BAD;
+	}
+	if (faststart_sink_pos(e->k) - from != len) {
+		util_snprintf(err, errlen, "corrupt moov: rewritten to %llu "
+		    "bytes, %llu expected", (unsigned long long)
+		    (faststart_sink_pos(e->k) - from), (unsigned long long)len);
 		return FASTSTART_BAD;
 	}
 	return FASTSTART_OK;
@@ -277,22 +390,24 @@ faststart_max_offset(const struct mp4box_track *t)
 	return max;
 }
 
-int
-faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
-    uint8_t **out, size_t *outlen, bool *upgraded, char *err, size_t errlen)
+/* Which stco tables must become co64 when the chunks move by extra + the
+ * new moov + its padding; the new moov's length and the padding. */
+static int
+faststart_plan(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
+    bool *upgrade, uint64_t *len_out, uint64_t *pad_out, bool *upgraded,
+    char *err, size_t errlen)
 {
-	bool upgrade[MP4BOX_MAX_TRACKS] = { false };
 	uint64_t maxoff[MP4BOX_MAX_TRACKS] = { 0 };
-	struct faststart_emit e;
 	uint64_t len = m->len, delta, pad = 0;
 	size_t i;
 	bool changed;
 
-	*out = NULL;
 	*upgraded = false;
-	for (i = 0; i < m->nb_tracks; i++)
+	for (i = 0; i < m->nb_tracks; i++) {
+		upgrade[i] = false;
 		if (m->track[i].co_off != 0 && !m->track[i].co64)
 			maxoff[i] = faststart_max_offset(&m->track[i]);
+	}
 	/* Growing a table moves the samples further, which can push another
 	 * table over 4 GiB: repeat until nothing changes (at most once per
 	 * track). The padding is not known yet: count its largest size. */
@@ -321,42 +436,67 @@ faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
 		if (pad < 8)
 			pad += align; /* a box needs at least its header */
 	}
+	*len_out = len;
+	*pad_out = pad;
+	return FASTSTART_OK;
+}
 
+/* A 'free' box of pad bytes (at least 8). */
+static int
+faststart_put_free(struct faststart_sink *k, uint64_t pad)
+{
+	static const uint8_t zero[4096];
+	uint8_t h[8];
+	uint64_t left;
+
+	if (pad == 0)
+		return 0;
+	mp4box_wb32(h, (uint32_t)pad);
+	mp4box_wb32(h + 4, T_FREE);
+	if (faststart_sink_put(k, h, 8) < 0)
+		return -1;
+	for (left = pad - 8; left > 0;) {
+		size_t n = left > sizeof(zero) ? sizeof(zero) : (size_t)left;
+		if (faststart_sink_put(k, zero, n) < 0)
+			return -1;
+		left -= n;
+	}
+	return 0;
+}
+
+int
+faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
+    uint8_t **out, size_t *outlen, bool *upgraded, char *err, size_t errlen)
+{
+	bool upgrade[MP4BOX_MAX_TRACKS];
+	struct faststart_sink k = { .fd = -1 };
+	struct faststart_emit e;
+	uint64_t len, pad;
+	int rc;
+
+	*out = NULL;
+	rc = faststart_plan(m, extra, align, upgrade, &len, &pad, upgraded,
+	    err, errlen);
+	if (rc != FASTSTART_OK)
+		return rc;
+	k.cap = (size_t)(len + pad);
+	k.buf = xmalloc(k.cap ? k.cap : 1);
 	memset(&e, 0, sizeof(e));
 	e.m = m;
 	e.upgrade = upgrade;
 	e.only = -1;
 	e.delta = extra + len + pad;
-	if (faststart_emit_moov(&e, (size_t)len, (size_t)pad, err, errlen) !=
-	    FASTSTART_OK)
+	e.k = &k;
+	rc = faststart_emit_moov(&e, len, err, errlen);
+	if (rc == FASTSTART_OK && faststart_put_free(&k, pad) < 0)
+		rc = FASTSTART_BAD;
+	if (rc != FASTSTART_OK) {
+		free(k.buf);
 		return FASTSTART_BAD;
-	if (pad != 0) {
-		mp4box_wb32(e.out + e.o, (uint32_t)pad);
-		mp4box_wb32(e.out + e.o + 4, T_FREE);
-		memset(e.out + e.o + 8, 0, (size_t)pad - 8);
-		e.o += (size_t)pad;
 	}
-	*out = e.out;
-	*outlen = e.o;
+	*out = k.buf;
+	*outlen = k.used;
 	return FASTSTART_OK;
-}
-
-static int
-faststart_write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int
@@ -373,9 +513,10 @@ faststart_video(const struct mp4box_file *f, int out_fd,
 {
 	const struct mp4box_layout *l = f->layout;
 	const struct mp4box *mb = &l->box[l->moov], *first;
-	uint8_t *nmoov = NULL;
-	size_t nlen = 0;
-	uint64_t span;
+	bool upgrade[MP4BOX_MAX_TRACKS];
+	struct faststart_sink k = { .fd = out_fd };
+	struct faststart_emit e;
+	uint64_t span, len, pad;
 	off_t off;
 	int rc;
 
@@ -397,30 +538,45 @@ faststart_video(const struct mp4box_file *f, int out_fd,
 
 	first = &l->box[l->first_mdat];
 	span = mb->off - first->off;
-	rc = faststart_moov(f->moov, 0, span >= FASTSTART_ALIGN_MIN ?
-	    FASTSTART_ALIGN : 0, &nmoov, &nlen, &info->upgraded, err, errlen);
+	rc = faststart_plan(f->moov, 0, span >= FASTSTART_ALIGN_MIN ?
+	    FASTSTART_ALIGN : 0, upgrade, &len, &pad, &info->upgraded, err,
+	    errlen);
 	if (rc != FASTSTART_OK)
 		return rc;
+	/* the boxes before the mdat stay; the new moov follows them */
 	off = 0;
-	if (fs_copy_range(f->fd, &off, out_fd, first->off) < 0 ||
-	    faststart_write_all(out_fd, nmoov, nlen) < 0)
-		goto io;
+	if (fs_copy_range(f->fd, &off, out_fd, first->off) < 0)
+		return faststart_io(info, err, errlen);
+	k.start = first->off;
+	k.cap = faststart_sink_size > 16 ? faststart_sink_size : 16;
+	k.buf = xmalloc(k.cap);
+	memset(&e, 0, sizeof(e));
+	e.m = f->moov;
+	e.upgrade = upgrade;
+	e.only = -1;
+	e.delta = len + pad;
+	e.k = &k;
+	rc = faststart_emit_moov(&e, len, err, errlen);
+	if (rc == FASTSTART_OK &&
+	    (faststart_put_free(&k, pad) < 0 || faststart_sink_flush(&k) < 0)) {
+		errno = k.sys_errno;
+		rc = FASTSTART_IO;
+	}
+	free(k.buf);
+	if (rc != FASTSTART_OK)
+		return rc == FASTSTART_IO ? faststart_io(info, err, errlen) : rc;
+	/* the samples, and anything after the old moov, by the kernel */
 	off = (off_t)first->off;
 	if (fs_copy_range(f->fd, &off, out_fd, span) < 0)
-		goto io;
+		return faststart_io(info, err, errlen);
 	off = (off_t)(mb->off + mb->size);
 	if (f->size > (uint64_t)off &&
 	    fs_copy_range(f->fd, &off, out_fd, f->size - (uint64_t)off) < 0)
-		goto io;
-	free(nmoov);
+		return faststart_io(info, err, errlen);
 	info->moved = true;
-	info->moov_size = nlen; /* with the padding: see pad_size */
-	info->out_size = f->size - mb->size + nlen;
+	info->moov_size = len + pad;
+	info->out_size = f->size - mb->size + len + pad;
 	return FASTSTART_OK;
-io:
-	rc = faststart_io(info, err, errlen);
-	free(nmoov);
-	return rc;
 }
 
 int
@@ -498,6 +654,7 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 	const struct mp4box_track *t;
 	bool upgrade[MP4BOX_MAX_TRACKS] = { false };
 	struct faststart_gather g = { .in_fd = f->fd, .out_fd = out_fd };
+	struct faststart_sink k = { .fd = out_fd };
 	struct faststart_emit e;
 	struct mp4box_chunks it;
 	uint64_t len, total = 0, off, bytes;
@@ -534,15 +691,27 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		    (uint64_t)t->nb_chunks);
 		info->upgraded = true;
 	}
+	if (faststart_write_all(out_fd, faststart_m4a_ftyp,
+	    sizeof(faststart_m4a_ftyp)) < 0)
+		return faststart_io(info, err, errlen);
+	k.start = sizeof(faststart_m4a_ftyp);
+	k.cap = faststart_sink_size > 16 ? faststart_sink_size : 16;
+	k.buf = xmalloc(k.cap);
 	memset(&e, 0, sizeof(e));
 	e.m = m;
 	e.upgrade = upgrade;
 	e.only = track;
 	e.base = sizeof(faststart_m4a_ftyp) + len + mdat_hdr;
 	e.duration = t->duration;
-	rc = faststart_emit_moov(&e, (size_t)len, 0, err, errlen);
+	e.k = &k;
+	rc = faststart_emit_moov(&e, len, err, errlen);
+	if (rc == FASTSTART_OK && faststart_sink_flush(&k) < 0) {
+		errno = k.sys_errno;
+		rc = FASTSTART_IO;
+	}
+	free(k.buf);
 	if (rc != FASTSTART_OK)
-		return rc;
+		return rc == FASTSTART_IO ? faststart_io(info, err, errlen) : rc;
 
 	if (mdat_hdr == 16) {
 		mp4box_wb32(mdat, 1);
@@ -552,12 +721,9 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		mp4box_wb32(mdat, (uint32_t)(total + 8));
 		mp4box_wb32(mdat + 4, T_MDAT);
 	}
+	if (faststart_write_all(out_fd, mdat, mdat_hdr) < 0)
+		return faststart_io(info, err, errlen);
 	g.buf = xmalloc(FASTSTART_GATHER_BUF);
-	if (faststart_write_all(out_fd, faststart_m4a_ftyp,
-	    sizeof(faststart_m4a_ftyp)) < 0 ||
-	    faststart_write_all(out_fd, e.out, e.o) < 0 ||
-	    faststart_write_all(out_fd, mdat, mdat_hdr) < 0)
-		goto io;
 	mp4box_chunks_init(&it, t);
 	while (mp4box_chunks_next(&it, &idx, &off, &bytes, err, errlen) == 1)
 		if (bytes > 0 && faststart_gather_add(&g, off, bytes) < 0)
@@ -565,14 +731,12 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 	if (faststart_gather_read(&g) < 0 ||
 	    faststart_write_all(out_fd, g.buf, g.used) < 0)
 		goto io;
-	info->moov_size = e.o;
-	info->out_size = e.base + total;
 	free(g.buf);
-	free(e.out);
+	info->moov_size = len;
+	info->out_size = e.base + total;
 	return FASTSTART_OK;
 io:
 	rc = faststart_io(info, err, errlen);
 	free(g.buf);
-	free(e.out);
 	return rc;
 }

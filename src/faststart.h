@@ -28,6 +28,11 @@ enum {
 #define FASTSTART_ALIGN       (64 * 1024)
 #define FASTSTART_ALIGN_MIN   (8u << 20)
 
+/* The buffer between the moov being rewritten and the output file: the
+ * memory used does not grow with the index. Tests make it tiny, so that
+ * container sizes get patched in parts already written. */
+extern size_t faststart_sink_size;
+
 struct faststart_info {
 	bool moved;             /* false: the moov was in front already and
 	                           the file was copied as it is */

@@ -19,7 +19,8 @@ enum {
 };
 
 #define MP4BOX_MAX_TOP    1024          /* top-level boxes in a file */
-#define MP4BOX_MAX_MOOV   (64u << 20)   /* the index is read into memory */
+#define MP4BOX_MAX_MOOV   (48u << 20)   /* the index is read into memory:
+                                           ~16 h of 30 fps video + AAC */
 #define MP4BOX_MAX_TRACKS 64
 
 #define MP4BOX_TYPE(a, b, c, d) \
