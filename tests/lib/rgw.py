@@ -19,15 +19,19 @@ Requests from here are signed by a small SigV4 implementation of its own
 (stdlib hmac/hashlib), independent of libcurl's, so that a test compares
 two implementations against a real server.
 """
+import ctypes
 import datetime
 import hashlib
 import hmac
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -56,6 +60,15 @@ def quote_key(key):
     """A key as S3 wants it in a path: RFC 3986, every segment encoded."""
     return "/".join(urllib.parse.quote(seg, safe="-_.~")
                     for seg in key.split("/"))
+
+
+def _die_with_parent():
+    """In the child: SIGKILL when the test process dies, however it dies,
+    so that no daemon outlives its tests (and keeps its RAM)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _tail(path, n=30):
@@ -112,9 +125,7 @@ mon_data = {d}/mon/$name
 osd_data = {d}/osd/$name
 ms_bind_ipv6 = false
 public_addr = 127.0.0.1
-mon_osd_full_ratio = 0.99
-mon_osd_nearfull_ratio = 0.98
-mon_osd_backfillfull_ratio = 0.985
+mon_data_avail_warn = 1
 
 [client.rgw]
 rgw_frontends = beast endpoint=127.0.0.1:{port}
@@ -124,9 +135,17 @@ rgw_ops_log_rados = false
 rgw_ops_log_file_path = {d}/log/ops.log
 rgw_log_http_headers = http_x_amz_content_sha256,http_content_md5,http_x_amz_security_token,http_content_type
 rgw_enable_usage_log = false
+# STS, for temporary credentials (AWS_SESSION_TOKEN) the server checks
+rgw_s3_auth_use_sts = true
+rgw_sts_key = {sts_key}
+# memstore keeps objects in RAM: give the space of overwritten and deleted
+# objects back within seconds, not hours
+rgw_gc_obj_min_wait = 1
+rgw_gc_processor_period = 2
+rgw_gc_processor_max_time = 2
 rgw_thread_pool_size = 64
 """.format(fsid=self.fsid, mon_port=self.mon_port, port=self.port, d=d,
-           mem=8 << 30)
+           mem=8 << 30, sts_key=uuid.uuid4().hex[:16])
         with open(self.conf, "w") as f:
             f.write(conf)
 
@@ -143,7 +162,8 @@ rgw_thread_pool_size = 64
         log = open(os.path.join(self.dir, "log", name + ".out"), "ab")
         self.procs[name] = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent)
         log.close()
 
     def _wait(self, what, cond, timeout, logname):
@@ -278,10 +298,12 @@ rgw_thread_pool_size = 64
 
     def request(self, method, bucket, key=None, query=None, body=b"",
                 headers=None, access_key=None, secret_key=None, token=None,
-                payload_hash=None, timeout=120):
+                payload_hash=None, service="s3", timeout=120):
         """One signed path-style request; returns (status, headers, body)
         with header names in lower case."""
         path = "/" + bucket + ("/" + quote_key(key) if key else "")
+        if not bucket:
+            path = "/"
         q = ""
         if query:
             q = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"),
@@ -302,11 +324,12 @@ rgw_thread_pool_size = 64
             method, path, q,
             "".join("%s:%s\n" % (n, lower[n]) for n in names),
             ";".join(names), payload])
-        scope = "%s/%s/s3/aws4_request" % (amzdate[:8], self.region)
+        scope = "%s/%s/%s/aws4_request" % (amzdate[:8], self.region,
+                                           service)
         sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope,
                          hashlib.sha256(canon.encode()).hexdigest()])
         k = ("AWS4" + (secret_key or self.secret_key)).encode()
-        for part in (amzdate[:8], self.region, "s3", "aws4_request"):
+        for part in (amzdate[:8], self.region, service, "aws4_request"):
             k = hmac.new(k, part.encode(), hashlib.sha256).digest()
         sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
         lower["authorization"] = (
@@ -370,6 +393,38 @@ rgw_thread_pool_size = 64
         root = ET.fromstring(body)
         return [c.findtext(S3NS + "Key") for c in root.iter(S3NS + "Contents")]
 
+    def session_credentials(self, seconds=3600):
+        """Temporary credentials from RGW's STS (GetSessionToken):
+        (access_key, secret_key, session_token). The server checks the
+        token on every request made with them."""
+        if not getattr(self, "_sts_ready", False):
+            self._run("radosgw-admin", "--conf", self.conf, "-n",
+                      "client.rgw", "caps", "add", "--uid", "jp",
+                      "--caps", "user-policy=*", timeout=60)
+            policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["sts:GetSessionToken"],
+                "Resource": "*"}]})
+            st, _, body = self._form("iam", {
+                "Action": "PutUserPolicy", "PolicyName": "sts",
+                "UserName": "jp", "PolicyDocument": policy})
+            self._ok("PutUserPolicy", st, body)
+            self._sts_ready = True
+        st, _, body = self._form("sts", {
+            "Action": "GetSessionToken", "Version": "2011-06-15",
+            "DurationSeconds": str(seconds)})
+        self._ok("GetSessionToken", st, body)
+        root = ET.fromstring(body)
+        find = lambda tag: next(e.text for e in root.iter()
+                                if e.tag.split("}")[-1] == tag)
+        return find("AccessKeyId"), find("SecretAccessKey"), \
+            find("SessionToken")
+
+    def _form(self, service, fields):
+        return self.request(
+            "POST", "", body=urllib.parse.urlencode(fields).encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            service=service)
+
     # --- the ops log ----------------------------------------------------
 
     def ops_log(self):
@@ -413,6 +468,149 @@ rgw_thread_pool_size = 64
         return e
 
 
+class Proxy:
+    """An HTTP/1.1 man in the middle on 127.0.0.1 between a client and the
+    gateway, for what a test cannot ask a real server to do: it records
+    every request head, can flip one byte in the body of chosen requests
+    (corrupt = a function (method, target, headers) -> bool, consulted
+    for each request; the byte at corrupt_offset is flipped), and can
+    limit the upload rate (bytes/s over all connections) so that a test
+    can act in the middle of a transfer. Requests are forwarded as they
+    come, so "Expect: 100-continue" works unchanged.
+
+        p = rgw.Proxy(cluster.port, rate=10 << 20)
+        env["S3_ENDPOINT"] = p.endpoint
+        ...
+        p.close()
+    """
+
+    def __init__(self, upstream_port, rate=None, corrupt=None,
+                 corrupt_offset=1000):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.rate = rate
+        self.corrupt = corrupt
+        self.corrupt_offset = corrupt_offset
+        self.requests = []          # (method, target, {header: value})
+        self.corrupted = []         # targets whose body was changed
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.t0 = time.monotonic()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.closed = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for c in list(self.conns):
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,),
+                             daemon=True).start()
+
+    def _throttle(self, n):
+        if not self.rate:
+            return
+        with self.lock:
+            self.sent += n
+            due = self.t0 + self.sent / self.rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _serve(self, client):
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=10)
+        except OSError:
+            client.close()      # what a client sees of a server that is down
+            return
+        upstream.settimeout(None)
+        self.conns += [client, upstream]
+
+        def back():
+            try:
+                while True:
+                    data = upstream.recv(65536)
+                    if not data:
+                        break
+                    client.sendall(data)
+            except OSError:
+                pass
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=back, daemon=True).start()
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                method, target = lines[0].split(" ")[:2]
+                headers = {}
+                for line in lines[1:]:
+                    k, _, v = line.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                with self.lock:
+                    self.requests.append((method, target, headers))
+                flip = None
+                if self.corrupt is not None and \
+                        self.corrupt(method, target, headers):
+                    flip = self.corrupt_offset
+                    with self.lock:
+                        self.corrupted.append(target)
+                upstream.sendall(head + b"\r\n\r\n")
+                left = int(headers.get("content-length", "0"))
+                pos = 0
+                while left > 0:
+                    if not buf:
+                        buf = client.recv(min(left, 256 * 1024))
+                        if not buf:
+                            return
+                    chunk, buf = buf[:left], buf[left:]
+                    if flip is not None and pos <= flip < pos + len(chunk):
+                        b = bytearray(chunk)
+                        b[flip - pos] ^= 0x01
+                        chunk = bytes(b)
+                    self._throttle(len(chunk))
+                    upstream.sendall(chunk)
+                    pos += len(chunk)
+                    left -= len(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+
 _shared = None
 
 
@@ -434,6 +632,7 @@ def stop_shared():
 
 if __name__ == "__main__":
     # Manual use: start a cluster, print how to reach it, wait for Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     c = Cluster(keep=True).start()
     print("started in %.2fs: %s bucket %s key %s secret %s dir %s" % (
         c.start_seconds, c.endpoint, c.bucket, c.access_key, c.secret_key,
