@@ -63,6 +63,12 @@ write_all(int fd, const void *data, size_t n)
 	return 0;
 }
 
+int
+fs_write_all(int fd, const void *data, size_t n)
+{
+	return write_all(fd, data, n);
+}
+
 /* Open a unique temporary file next to path; its name goes to tmp. */
 static int
 open_tmp(const char *path, char *tmp, size_t size, mode_t mode)

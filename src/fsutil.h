@@ -25,6 +25,10 @@ int fs_mkdirs(const char *path, mode_t mode);
  * (EFBIG when larger than max). */
 char *fs_read_file(const char *path, size_t max, size_t *len);
 
+/* write(2) all of data, retrying short writes and EINTR. 0, or -1 with
+ * errno set. */
+int fs_write_all(int fd, const void *data, size_t n);
+
 /* Copy len bytes from in_fd at *in_off to out_fd at its current offset,
  * inside the kernel (copy_file_range) when it can, else with read/write
  * (EXDEV between file systems, ENOSYS, EINVAL on some). Advances *in_off.
