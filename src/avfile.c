@@ -59,30 +59,38 @@ avfile_read(void *opaque, uint8_t *buf, int n)
 	return (int)r;
 }
 
+/* Where a seek lands (AVSEEK_SIZE answered with size), or an AVERROR. */
 static int64_t
-avfile_seek(void *opaque, int64_t off, int whence)
+avfile_seek_to(int64_t pos, int64_t size, int64_t off, int whence)
 {
-	struct avfile *f = opaque;
 	int64_t to;
 
 	switch (whence & ~AVSEEK_FORCE) {
 	case AVSEEK_SIZE:
-		return f->size;
+		return size;
 	case SEEK_SET:
 		to = off;
 		break;
 	case SEEK_CUR:
-		to = f->pos + off;
+		to = pos + off;
 		break;
 	case SEEK_END:
-		to = f->size + off;
+		to = size + off;
 		break;
 	default:
 		return AVERROR(EINVAL);
 	}
-	if (to < 0)
-		return AVERROR(EINVAL);
-	f->pos = to;
+	return to < 0 ? AVERROR(EINVAL) : to;
+}
+
+static int64_t
+avfile_seek(void *opaque, int64_t off, int whence)
+{
+	struct avfile *f = opaque;
+	int64_t to = avfile_seek_to(f->pos, f->size, off, whence);
+
+	if (to >= 0 && (whence & ~AVSEEK_FORCE) != AVSEEK_SIZE)
+		f->pos = to;
 	return to;
 }
 
@@ -348,28 +356,13 @@ avfile_out_seek(void *opaque, int64_t off, int whence)
 	struct stat st;
 	int64_t to;
 
-	switch (whence & ~AVSEEK_FORCE) {
-	case AVSEEK_SIZE:
-		if (fstat(o->fd, &st) < 0)
-			return AVERROR(errno);
-		return st.st_size;
-	case SEEK_SET:
-		to = off;
-		break;
-	case SEEK_CUR:
-		to = o->pos + off;
-		break;
-	case SEEK_END:
-		if (fstat(o->fd, &st) < 0)
-			return AVERROR(errno);
-		to = st.st_size + off;
-		break;
-	default:
-		return AVERROR(EINVAL);
-	}
-	if (to < 0)
-		return AVERROR(EINVAL);
-	o->pos = to;
+	/* the muxer seeks back to patch sizes; the file is what we wrote */
+	if (fstat(o->fd, &st) < 0)
+		return AVERROR(errno);
+	to = avfile_seek_to(o->pos, st.st_size > o->pos ? st.st_size : o->pos,
+	    off, whence);
+	if (to >= 0 && (whence & ~AVSEEK_FORCE) != AVSEEK_SIZE)
+		o->pos = to;
 	return to;
 }
 

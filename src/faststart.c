@@ -40,24 +40,6 @@ static const uint8_t faststart_m4a_ftyp[] = {
 
 size_t faststart_sink_size = 256 * 1024;
 
-static int
-faststart_write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Where a rewritten moov goes: a memory buffer of exactly its size (for
  * faststart_moov), or the output file through a small buffer, so that the
  * memory used does not double with the size of the index. Container sizes
@@ -83,7 +65,7 @@ faststart_sink_flush(struct faststart_sink *k)
 {
 	if (k->fd < 0 || k->used == 0)
 		return 0;
-	if (faststart_write_all(k->fd, k->buf, k->used) < 0) {
+	if (fs_write_all(k->fd, k->buf, k->used) < 0) {
 		k->sys_errno = errno;
 		return -1;
 	}
@@ -607,7 +589,7 @@ faststart_gather_read(struct faststart_gather *g)
 
 	while (g->run_len > 0) {
 		if (g->used == FASTSTART_GATHER_BUF) {
-			if (faststart_write_all(g->out_fd, g->buf, g->used) < 0)
+			if (fs_write_all(g->out_fd, g->buf, g->used) < 0)
 				return -1;
 			g->used = 0;
 		}
@@ -691,7 +673,7 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		    (uint64_t)t->nb_chunks);
 		info->upgraded = true;
 	}
-	if (faststart_write_all(out_fd, faststart_m4a_ftyp,
+	if (fs_write_all(out_fd, faststart_m4a_ftyp,
 	    sizeof(faststart_m4a_ftyp)) < 0)
 		return faststart_io(info, err, errlen);
 	k.start = sizeof(faststart_m4a_ftyp);
@@ -721,7 +703,7 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		mp4box_wb32(mdat, (uint32_t)(total + 8));
 		mp4box_wb32(mdat + 4, T_MDAT);
 	}
-	if (faststart_write_all(out_fd, mdat, mdat_hdr) < 0)
+	if (fs_write_all(out_fd, mdat, mdat_hdr) < 0)
 		return faststart_io(info, err, errlen);
 	g.buf = xmalloc(FASTSTART_GATHER_BUF);
 	mp4box_chunks_init(&it, t);
@@ -729,7 +711,7 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		if (bytes > 0 && faststart_gather_add(&g, off, bytes) < 0)
 			goto io;
 	if (faststart_gather_read(&g) < 0 ||
-	    faststart_write_all(out_fd, g.buf, g.used) < 0)
+	    fs_write_all(out_fd, g.buf, g.used) < 0)
 		goto io;
 	free(g.buf);
 	info->moov_size = len;

@@ -4,16 +4,15 @@ Recordings are made by ffmpeg (tests/lib/media.py, cached); the edge cases
 are the committed fixtures/. Checks go through ffprobe and framemd5, not
 through our own code.
 """
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
 import media
+from harness import sha256_file as sha256
 
 BUILD = os.environ.get("JP_BUILD", "build")
 BIN = os.path.join(BUILD, "jibri-pipeline")
@@ -23,14 +22,6 @@ FIX = media.FIXTURES
 def run(*args):
     return subprocess.run([BIN] + list(args), capture_output=True, text=True,
                           timeout=300)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def packets(path, *select):
