@@ -625,9 +625,11 @@ worker_main(struct config *cfg, const char *config_path)
 		now = util_mono_ms();
 		if (d.watch == NULL && now >= d.watch_retry_at)
 			open_watch(&d);
-		wait = dispatch(&d);
+		wait = -1;
 		if (d.watch != NULL)
-			wait = min_wait(wait, watch_poll(d.watch, now, watcher_take, &d));
+			wait = watch_poll(d.watch, now, watcher_take, &d);
+		/* after the watcher: what it just admitted starts now */
+		wait = min_wait(wait, dispatch(&d));
 		if (now >= d.next_sweep) {
 			sweep(&d);
 			d.next_sweep = now + SWEEP_INTERVAL_MS;
