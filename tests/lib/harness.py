@@ -147,6 +147,23 @@ def noisy_recording(path, seconds=4, size="640x360", bitrate="8M"):
     return path
 
 
+def _running(pid):
+    """Some thread of process pid has not exited yet (an unreaped zombie
+    holds no files, hence no lock)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
+                    return True
+        except (OSError, IndexError):
+            pass
+    return False
+
+
 class Daemon:
     """One jibri-pipeline process (run), stderr appended to log_path.
 
@@ -159,12 +176,14 @@ class Daemon:
         self.args = list(args)
         self.strace = strace
         self.proc = None
+        self.child = None
         self.log_start = 0
 
     def start(self):
         cmd = [PIPELINE] + self.args
         if self.strace is not None:
-            s = ["strace", "-f", "-qq", "--seccomp-bpf", "-o",
+            # (no --seccomp-bpf: strace 6.1 then misses injections)
+            s = ["strace", "-f", "-qq", "-o",
                  self.strace["out"], "-e", "trace=" + self.strace["trace"]]
             if self.strace.get("inject"):
                 s += ["-e", "inject=" + self.strace["inject"]]
@@ -176,6 +195,7 @@ class Daemon:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, env=self.env,
                                          start_new_session=True)
+        self.child = self.target_pid()
         return self
 
     @property
@@ -191,9 +211,31 @@ class Daemon:
             f.seek(self.log_start)
             return f.read().decode("utf-8", "replace")
 
+    def target_pid(self):
+        """The daemon's pid (under strace: strace's child)."""
+        if self.strace is None:
+            return self.proc.pid
+        if getattr(self, "child", None):
+            return self.child
+        for _ in range(200):
+            try:
+                with open("/proc/%d/task/%d/children" % (self.proc.pid,
+                                                         self.proc.pid)) as f:
+                    kids = f.read().split()
+                if kids:
+                    return int(kids[0])
+            except OSError:
+                return None
+            time.sleep(0.01)
+        return None
+
     def signal(self, sig):
+        """Send sig to the daemon (not to strace: with -o FILE it blocks
+        fatal signals)."""
         if self.alive():
-            os.kill(self.proc.pid, sig)
+            pid = self.target_pid()
+            if pid is not None:
+                os.kill(pid, sig)
 
     def wait(self, timeout):
         try:
@@ -212,21 +254,28 @@ class Daemon:
         return rc
 
     def kill(self):
-        """SIGKILL the process group this daemon (and its strace) is in."""
+        """SIGKILL the process group this daemon (and its strace) is in;
+        return once the daemon itself is gone."""
         if self.proc is None:
             return None
+        target = self.child
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        else:
-            # strace may be gone while its tracee lingers: same group
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        return self.proc.wait(30)
+        rc = self.proc.wait(30)
+        if target is not None and target != self.proc.pid:
+            # strace's child is reparented when strace dies: wait until
+            # it has exited (a zombie holds no lock)
+            deadline = time.monotonic() + 10
+            while _running(target) and time.monotonic() < deadline:
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.01)
+        return rc
 
 
 class PipelineCase(unittest.TestCase):
@@ -268,6 +317,19 @@ class PipelineCase(unittest.TestCase):
         self.settings.update(self.ENV)
         if self.WEBHOOK:
             self.receiver.start()
+
+    def new_world(self, name):
+        """Switch this test to a fresh RECORDINGS_DIR, STATE_DIR and
+        storage under tmp/NAME (the log and the receiver stay)."""
+        base = os.path.join(self.tmp, name)
+        self.rec = os.path.join(base, "recordings")
+        self.state = os.path.join(base, "state")
+        self.storage = os.path.join(base, "storage")
+        os.makedirs(self.rec)
+        os.makedirs(self.storage)
+        self.settings.update(RECORDINGS_DIR=self.rec, STATE_DIR=self.state,
+                             STORAGE_URL="file://" + self.storage)
+        return base
 
     def _mkdir(self, name):
         p = os.path.join(self.tmp, name)
