@@ -611,6 +611,33 @@ remux_matroska(void)
 	check_same_bytes(mkv, "-map 0:a", a, "-map 0");
 }
 
+/* A fragmented MP4 (moof boxes: what ffmpeg writes with frag_keyframe)
+ * is not rewritten at box level: libavformat makes a plain fast-start MP4
+ * of it, with the same packets. */
+static void
+remux_fragmented(void)
+{
+	struct remux_result res;
+	const char *in = tm_recording("frag.mp4", 3, "320x240", "300k",
+	    "-movflags frag_keyframe+empty_moov");
+	const char *v = tm_path("frag-out.mp4"), *a = tm_path("frag-out.m4a");
+	char err[512], order[256];
+
+	CHECK(in != NULL);
+	tm_box_order(in, order, sizeof(order));
+	CHECK(strstr(order, "moof") != NULL);
+	CHECK_INT(run_remux(in, v, a, &res, err, sizeof(err)), REMUX_OK);
+	CHECK_STR(err, "");
+	CHECK_STR(res.video_method, "libavformat");
+	CHECK_STR(res.audio_ext, "m4a");
+	tm_box_order(v, order, sizeof(order));
+	CHECK(strstr(order, "moof") == NULL);
+	CHECK(moov_first(v));
+	check_same_bytes(in, "-map 0:v", v, "-map 0:v");
+	check_same_bytes(in, "-map 0:a", v, "-map 0:a");
+	check_same_bytes(in, "-map 0:a", a, "-map 0");
+}
+
 /* Audio MP4 cannot hold goes to Matroska (.mka) in the audio file; the
  * MP4 video output refuses it, saying why. */
 static void
@@ -730,6 +757,7 @@ UNIT_MAIN("remux",
     T(remux_hostile),
     T(remux_fuzz_moov),
     T(remux_matroska),
+    T(remux_fragmented),
     T(remux_pcm_audio),
     T(remux_write_error),
     T(remux_output_is_input))
