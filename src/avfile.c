@@ -55,7 +55,6 @@ avfile_read(void *opaque, uint8_t *buf, int n)
 	if (r == 0)
 		return AVERROR_EOF;
 	f->pos += r;
-	f->bytes_read += r;
 	return (int)r;
 }
 

@@ -21,7 +21,6 @@ struct avfile {
 	bool borrowed;          /* fd belongs to the caller */
 	int64_t size;           /* at open time */
 	int64_t pos;            /* where the next read happens */
-	int64_t bytes_read;     /* through the AVIOContext, for measurements */
 	int sys_errno;          /* the last read/seek failure, 0 when none */
 	AVIOContext *pb;
 	AVFormatContext *fmt;

@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define REMUX_MAX_STREAMS 64
 
 /* The audio output, made by a second thread. */
@@ -40,7 +39,6 @@ struct remux_audio {
 	bool created;           /* path exists because of us */
 	int rc;
 	int sys_errno;
-	int64_t bytes_read;     /* input bytes the demuxer read */
 	char err[512];
 };
 
@@ -265,7 +263,6 @@ write_err:
 	    out.sys_errno ? strerror(out.sys_errno) :
 	    avfile_strerror(ret, msg, sizeof(msg)));
 done:
-	a->bytes_read = in.bytes_read;
 	avlib.av_packet_free(&pkt);
 	if (ofmt != NULL) {
 		ofmt->pb = NULL; /* ours: closed below */
