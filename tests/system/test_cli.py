@@ -281,7 +281,11 @@ class Lifecycle(PipelineCase):
         a = self.jibri(room="before-reload")
         self.wait_job(a.id)
         self.assertEqual(len(self.receiver.acknowledged()), 1)
-        time.sleep(2)   # the watcher's second look at a (a debug line)
+        # a second finalize of a known recording is a debug line
+        self.assertEqual(self.finalize(a.dir).returncode, 0)
+        self.wait_until(lambda: not os.listdir(os.path.join(
+            self.state, "incoming")), 10, "the request to be taken")
+        time.sleep(0.2)
         self.assertNotIn("level=debug", d.log())
         with open(self.config_file, "w") as f:
             f.write("WEBHOOK_URL=%s\nLOG_LEVEL=debug\n" % other.url)
@@ -294,6 +298,7 @@ class Lifecycle(PipelineCase):
                          [b.id])
         self.assertEqual([x.idempotency_key for x in
                           self.receiver.acknowledged()], [a.id])
+        self.assertEqual(self.finalize(a.dir).returncode, 0)
         self.wait_until(lambda: "level=debug" in d.log(), 5,
                         "a debug line after LOG_LEVEL=debug")
         # a broken file is not taken: the daemon keeps the last good one
