@@ -196,6 +196,16 @@ store_s3_fail_msg(struct store_s3 *s, const char *key, const char *what,
 		    hint ? hint : "", hint ? ")" : "");
 }
 
+/* Does the answer to a request about an upload id say the server no
+ * longer knows it (aborted, expired, or completed)? S3 says NoSuchUpload;
+ * RGW 16 says NoSuchKey for some requests (ListParts). */
+static bool
+store_s3_upload_gone(const struct s3_resp *rs)
+{
+	return rs->status == 404 && (strcmp(rs->code, "NoSuchUpload") == 0 ||
+	    strcmp(rs->code, "NoSuchKey") == 0);
+}
+
 /* --- requests with retries ------------------------------------------------ */
 
 /* Sleep ms unless the upload is stopping; true when it is. */
@@ -410,7 +420,7 @@ store_s3_send(struct s3_upload *u, CURL *h, unsigned char *buf,
 		return STORE_RETRY;
 	if (c == S3_CANCELLED)
 		return STORE_RETRY;     /* the caller knows why */
-	if (strcmp(rs->code, "NoSuchUpload") == 0)
+	if (query != NULL && store_s3_upload_gone(rs))
 		u->gone = true;
 	return STORE_FATAL;
 }
@@ -641,7 +651,7 @@ store_s3_reconcile(struct s3_upload *u, CURL *h, char *err, size_t errlen)
 		if (c != S3_OK) {
 			store_s3_fail_msg(u->s, u->key, "ListParts", &rs, err,
 			    errlen);
-			if (strcmp(rs.code, "NoSuchUpload") == 0)
+			if (store_s3_upload_gone(&rs))
 				u->gone = true;
 			rc = c == S3_TRANSIENT ? STORE_RETRY : STORE_FATAL;
 			s3_resp_free(&rs);
@@ -783,7 +793,7 @@ store_s3_abort(struct s3_upload *u, CURL *h, const char *upload_id)
 	util_snprintf(query, sizeof(query), "uploadId=%s", enc);
 	atomic_store(&u->stop, 0);
 	c = store_s3_request(u, h, &rq, &rs, "AbortMultipartUpload");
-	if (c != S3_OK && strcmp(rs.code, "NoSuchUpload") != 0) {
+	if (c != S3_OK && !store_s3_upload_gone(&rs)) {
 		s3_resp_describe(&rs, desc, sizeof(desc));
 		log_warn("s3 multipart upload could not be aborted", "bucket",
 		    u->s->t.bucket, "key", u->key, "upload_id", upload_id,
@@ -879,7 +889,7 @@ store_s3_complete(struct s3_upload *u, CURL *h, struct store_object *out,
 
 	c = store_s3_request(u, h, &rq, &rs, "CompleteMultipartUpload");
 	free(body);
-	if (c == S3_OK || strcmp(rs.code, "NoSuchUpload") == 0) {
+	if (c == S3_OK || store_s3_upload_gone(&rs)) {
 		bool vanished = c != S3_OK;
 
 		s3_resp_free(&rs);
