@@ -1,0 +1,212 @@
+/* test_s3.c -- the pure parts of the S3 backend: key encoding, part sizes, ETags, XML fields, error classes, endpoints. */
+#include "unit.h"
+#include "s3.h"
+#include "xml.h"
+
+static void
+encode_keys(void)
+{
+	char out[256];
+
+	CHECK_INT(s3_encode("room a/sess/recording.mp4", true, out,
+	    sizeof(out)), 0);
+	CHECK_STR(out, "room%20a/sess/recording.mp4");
+	/* everything but the unreserved set, UTF-8 byte by byte */
+	CHECK_INT(s3_encode("a+b=c&d?e#f%g'h\"i~j.k_l-m", true, out,
+	    sizeof(out)), 0);
+	CHECK_STR(out, "a%2Bb%3Dc%26d%3Fe%23f%25g%27h%22i~j.k_l-m");
+	CHECK_INT(s3_encode("Zo\xc3\xab", true, out, sizeof(out)), 0);
+	CHECK_STR(out, "Zo%C3%AB");
+	/* query values: the slash too */
+	CHECK_INT(s3_encode("rec/x y/", false, out, sizeof(out)), 0);
+	CHECK_STR(out, "rec%2Fx%20y%2F");
+	CHECK_INT(s3_encode("", false, out, sizeof(out)), 0);
+	CHECK_STR(out, "");
+	/* too small: refused, still terminated */
+	CHECK_INT(s3_encode("abc", true, out, 3), -1);
+	CHECK_INT(s3_encode(" ", true, out, 3), -1);
+	CHECK_INT(s3_encode(" ", true, out, 4), 0);
+}
+
+static void
+part_sizes(void)
+{
+	const uint64_t mib = 1 << 20;
+
+	CHECK_INT(s3_part_size(100 * mib, 16 * mib), 16 * mib);
+	/* below S3's minimum: raised */
+	CHECK_INT(s3_part_size(100 * mib, 1 * mib), 5 * mib);
+	/* exactly 10,000 parts still fit */
+	CHECK_INT(s3_part_size(10000 * 16 * mib, 16 * mib), 16 * mib);
+	/* one byte more: grown, in whole MiB, to at most 10,000 parts */
+	CHECK_INT(s3_part_size(10000 * 16 * mib + 1, 16 * mib), 17 * mib);
+	{
+		uint64_t size = 1000ULL * 1000 * 1000 * 1000;  /* 1 TB */
+		uint64_t p = s3_part_size(size, 16 * mib);
+
+		CHECK((size + p - 1) / p <= S3_MAX_PARTS);
+		CHECK(p % mib == 0);
+	}
+	CHECK_INT(s3_part_size(S3_MAX_OBJECT, 16 * mib) <= S3_MAX_PART, 1);
+	CHECK_INT(s3_part_size(S3_MAX_OBJECT + 1, 16 * mib), 0);
+}
+
+static void
+multipart_etag(void)
+{
+	const char *two[] = { "0cc175b9c0f1b6a831c399e269772661",
+	    "92EB5FFEE6AE2FEC3AD71C777531578F" };
+	const char *bad[] = { "0cc175b9c0f1b6a831c399e269772661", "xyz" };
+	char out[S3_ETAG_MAX];
+
+	/* md5(md5("a") || md5("b")), computed with Python's hashlib */
+	CHECK_INT(s3_multipart_etag(two, 2, out), 0);
+	CHECK_STR(out, "96e024ba2074fe77e8e965ba43a704be-2");
+	CHECK_INT(s3_multipart_etag(bad, 2, out), -1);
+}
+
+static void
+xml_fields(void)
+{
+	static const char err[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<Error><Code>SignatureDoesNotMatch</Code><Message>a &amp; b "
+	    "&lt;c&gt; &quot;d&quot; &#233;&#x20AC;</Message><Empty/>"
+	    "</Error>";
+	static const char parts[] = "<ListPartsResult xmlns=\"http://s3."
+	    "amazonaws.com/doc/2006-03-01/\"><IsTruncated>false</IsTruncated>"
+	    "<Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag>"
+	    "<Size>5</Size></Part>\n<Part>\n<PartNumber>2</PartNumber>"
+	    "<ETag>\"bb\"</ETag><Size>6</Size></Part></ListPartsResult>";
+	char out[128];
+	const char *inner;
+	size_t len, pos = 0;
+	int n = 0;
+
+	CHECK_INT(xml_text(err, sizeof(err) - 1, "Code", out, sizeof(out)), 0);
+	CHECK_STR(out, "SignatureDoesNotMatch");
+	CHECK_INT(xml_text(err, sizeof(err) - 1, "Message", out,
+	    sizeof(out)), 0);
+	CHECK_STR(out, "a & b <c> \"d\" \xc3\xa9\xe2\x82\xac");
+	CHECK_INT(xml_text(err, sizeof(err) - 1, "Empty", out, sizeof(out)),
+	    0);
+	CHECK_STR(out, "");
+	CHECK_INT(xml_text(err, sizeof(err) - 1, "Missing", out, sizeof(out)),
+	    -1);
+	/* does not fit: refused */
+	CHECK_INT(xml_text(err, sizeof(err) - 1, "Code", out, 5), -1);
+	/* <Part> is not <PartNumber> */
+	while (xml_next(parts, sizeof(parts) - 1, &pos, "Part", &inner,
+	    &len) == 0) {
+		n++;
+		CHECK_INT(xml_text(inner, len, "PartNumber", out, sizeof(out)),
+		    0);
+		CHECK_INT(out[0] - '0', n);
+		CHECK_INT(xml_text(inner, len, "ETag", out, sizeof(out)), 0);
+		CHECK_STR(out, n == 1 ? "\"aa\"" : "\"bb\"");
+	}
+	CHECK_INT(n, 2);
+	/* truncated documents end the walk */
+	pos = 0;
+	CHECK_INT(xml_next("<Part><PartNumber>1</Part", 25, &pos, "Part",
+	    &inner, &len), -1);
+	CHECK_INT(xml_escape("a\"b'<&>", out, sizeof(out)), 0);
+	CHECK_STR(out, "a&quot;b&apos;&lt;&amp;&gt;");
+	CHECK_INT(xml_escape("&&&", out, 6), -1);
+}
+
+static void
+classify(void)
+{
+	CHECK_INT(s3_classify(CURLE_OK, 200, ""), S3_OK);
+	/* a 200 whose body is an <Error> (CompleteMultipartUpload) */
+	CHECK_INT(s3_classify(CURLE_OK, 200, "InternalError"), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 200, "InvalidPart"), S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 503, "SlowDown"), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 500, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 502, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 504, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 429, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 400, "RequestTimeout"), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OK, 403, "SignatureDoesNotMatch"),
+	    S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 403, "AccessDenied"), S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 404, "NoSuchBucket"), S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 400, "BadDigest"), S3_DIGEST);
+	CHECK_INT(s3_classify(CURLE_OK, 400, "XAmzContentSHA256Mismatch"),
+	    S3_DIGEST);
+	CHECK_INT(s3_classify(CURLE_COULDNT_CONNECT, 0, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_OPERATION_TIMEDOUT, 0, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_RECV_ERROR, 0, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_GOT_NOTHING, 0, ""), S3_TRANSIENT);
+	CHECK_INT(s3_classify(CURLE_PEER_FAILED_VERIFICATION, 0, ""),
+	    S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_ABORTED_BY_CALLBACK, 0, ""),
+	    S3_CANCELLED);
+}
+
+static struct config
+cfg_with(const char *endpoint, bool path_style, const char *token)
+{
+	struct config c;
+
+	memset(&c, 0, sizeof(c));
+	c.s3_bucket = (char *)"my-bucket";
+	c.s3_prefix = (char *)"";
+	c.s3_endpoint = (char *)endpoint;
+	c.s3_region = (char *)"eu-west-1";
+	c.s3_path_style = path_style;
+	c.aws_access_key_id = (char *)"AKID";
+	c.aws_secret_access_key = (char *)"SECRET";
+	c.aws_session_token = (char *)token;
+	return c;
+}
+
+static void
+targets(void)
+{
+	struct s3_target t;
+	struct config c;
+	char err[256];
+
+	c = cfg_with(NULL, false, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), 0);
+	CHECK_STR(t.base, "https://my-bucket.s3.eu-west-1.amazonaws.com");
+	CHECK_STR(t.path, "");
+	CHECK_STR(t.sigv4, "aws:amz:eu-west-1:s3");
+	CHECK_STR(t.userpwd, "AKID:SECRET");
+	CHECK(t.token_hdr == NULL);
+	s3_target_free(&t);
+
+	c = cfg_with("http://127.0.0.1:7480/", true, "TOKEN");
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), 0);
+	CHECK_STR(t.base, "http://127.0.0.1:7480");
+	CHECK_STR(t.path, "/my-bucket");
+	CHECK_STR(t.token_hdr, "x-amz-security-token: TOKEN");
+	s3_target_free(&t);
+
+	c = cfg_with("https://s3.example.net:8443", false, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), 0);
+	CHECK_STR(t.base, "https://my-bucket.s3.example.net:8443");
+	s3_target_free(&t);
+
+	c = cfg_with("http://[::1]:7480", true, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), 0);
+	CHECK_STR(t.base, "http://[::1]:7480");
+	s3_target_free(&t);
+
+	/* an address cannot carry the bucket name */
+	c = cfg_with("http://10.0.0.1:7480", false, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
+	CHECK(strstr(err, "S3_PATH_STYLE") != NULL);
+	/* a path would have to be part of every signature */
+	c = cfg_with("http://s3.example.net/s3", true, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
+	CHECK(strstr(err, "S3_ENDPOINT") != NULL);
+	c = cfg_with("http://s3.example.net:port", true, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
+	c = cfg_with("ftp://s3.example.net", true, NULL);
+	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
+}
+
+UNIT_MAIN("s3", T(encode_keys), T(part_sizes), T(multipart_etag),
+    T(xml_fields), T(classify), T(targets))
