@@ -217,15 +217,23 @@ class Daemon:
             return self.proc.pid
         if getattr(self, "child", None):
             return self.child
-        for _ in range(200):
+        # strace forks short-lived probes of its own first: the daemon is
+        # the child that runs our binary
+        for _ in range(500):
             try:
                 with open("/proc/%d/task/%d/children" % (self.proc.pid,
                                                          self.proc.pid)) as f:
                     kids = f.read().split()
-                if kids:
-                    return int(kids[0])
             except OSError:
                 return None
+            for kid in kids:
+                try:
+                    with open("/proc/%s/cmdline" % kid, "rb") as f:
+                        argv0 = f.read().split(b"\0")[0].decode()
+                except OSError:
+                    continue
+                if argv0 == PIPELINE:
+                    return int(kid)
             time.sleep(0.01)
         return None
 

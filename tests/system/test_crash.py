@@ -248,22 +248,34 @@ class KillAtRandomTimes(CrashCase):
         want_a = media.framemd5(big, "-map", "0:a")
         self.receiver.respond("hang:0.3")          # slow, but answers
         self.settings["WORKERS"] = "2"
+        # an undisturbed run first: how long the work takes here
+        self.new_world("timing")
         sessions = [self.record(room="long-%d" % i, source=big)
-                    for i in range(3)]
+                    for i in range(6)]
+        t0 = time.monotonic()
+        d = self.start_daemon(wait_ready=False)
+        for s in sessions:
+            self.wait_job(s.id, timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(d.stop(), 0)
+        self.new_world("kills")
+        sessions = [self.record(room="long-%d" % i, source=big)
+                    for i in range(6)]
         kills = []
-        for attempt in range(12):
+        for attempt in range(20):
             states = {s.id: self.job_state(s.id) for s in sessions}
             if all(v == "done" for v in states.values()):
                 break
             d = self.start_daemon(wait_ready=False)
-            delay = rng.uniform(0.02, 0.5) * SLOW
+            delay = rng.uniform(0.05, 0.5) * took
             time.sleep(delay)
             alive = d.alive()
             d.kill()
             after = sorted(str(self.job_state(s.id)) for s in sessions)
             if alive and after != ["done"] * len(sessions):
                 kills.append((round(delay, 3), after))
-        print("\n  random kills (delay s, job states after): %s" % kills)
+        print("\n  undisturbed run: %.2f s; random kills (delay s, job "
+              "states after): %s" % (took, kills))
         self.assertGreaterEqual(len(kills), 3)
         d = self.start_daemon()
         for s in sessions:
@@ -276,10 +288,12 @@ class KillAtRandomTimes(CrashCase):
         j = self.job(s.id)
         self.assertEqual(j["state"], "done")
         prefix = "%s/%s/" % (s.room, s.session_id)
-        mine = sorted(f for f in self.storage_files()
-                      if f.startswith(s.room + "/"))
-        self.assertEqual(mine, sorted(prefix + f for f in (
-            "recording.mp4", "audio.m4a", "manifest.json")))
+        mine = {f for f in self.storage_files()
+                if f.startswith(s.room + "/")}
+        want = {prefix + f for f in ("recording.mp4", "audio.m4a",
+                                      "manifest.json")}
+        self.assertEqual(mine, want, "storage: left over %s, missing %s" % (
+            sorted(mine - want), sorted(want - mine)))
         video = self.stored(prefix + "recording.mp4")
         self.assertEqual(j["objects"]["video"]["sha256"], sha256_file(video))
         self.assertEqual(media.framemd5(video, "-map", "0:v"), want_v)
