@@ -176,7 +176,9 @@ put_main(int argc, char **argv)
 	put.path = file;
 	put.content_type = ctype ? ctype : put_content_type(file);
 	put.resume = ps.resume;
-	put.checkpoint = put_checkpoint;
+	/* without a state file nothing could resume an interrupted
+	 * multipart upload: the backend then aborts it */
+	put.checkpoint = ps.path != NULL ? put_checkpoint : NULL;
 	put.ctx = &ps;
 	rc = store_put(st, &put, &obj, err, sizeof(err));
 	if (rc == STORE_OK) {

@@ -55,7 +55,7 @@ struct store_s3 {
 };
 
 /* One store_s3_put in progress: shared by its worker threads. */
-struct s3_upload {
+struct store_s3_upload {
 	struct store_s3 *s;
 	const struct store_put *put;
 	char *key;              /* full key: prefix + key */
@@ -210,7 +210,7 @@ store_s3_upload_gone(const struct s3_resp *rs)
 
 /* Sleep ms unless the upload is stopping; true when it is. */
 static bool
-store_s3_sleep(struct s3_upload *u, int64_t ms)
+store_s3_sleep(struct store_s3_upload *u, int64_t ms)
 {
 	struct timespec ts;
 	bool stopping;
@@ -237,7 +237,7 @@ store_s3_sleep(struct s3_upload *u, int64_t ms)
  * jitter for up to S3_RETRY_MS after the first one. The result is the
  * class of the last attempt; rs holds its answer. */
 static enum s3_class
-store_s3_request(struct s3_upload *u, CURL *h, const struct s3_req *rq,
+store_s3_request(struct store_s3_upload *u, CURL *h, const struct s3_req *rq,
     struct s3_resp *rs, const char *what)
 {
 	int64_t first = 0, delay, elapsed;
@@ -277,14 +277,14 @@ store_s3_request(struct s3_upload *u, CURL *h, const struct s3_req *rq,
  * after they are made; a file truncated while mapped would raise SIGBUS,
  * which is why files given to store_put must stay as they are until it
  * returns. */
-struct s3_map {
+struct store_s3_mapping {
 	unsigned char *base;    /* the mapping, or NULL when not mapped */
 	size_t len;
 	const unsigned char *data;  /* the part's first byte */
 };
 
 static int
-store_s3_map(int fd, uint64_t off, uint64_t len, struct s3_map *m)
+store_s3_map(int fd, uint64_t off, uint64_t len, struct store_s3_mapping *m)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start;
 
@@ -304,7 +304,7 @@ store_s3_map(int fd, uint64_t off, uint64_t len, struct s3_map *m)
 }
 
 static void
-store_s3_unmap(struct s3_map *m)
+store_s3_unmap(struct store_s3_mapping *m)
 {
 	if (m->base != NULL)
 		munmap(m->base, m->len);
@@ -344,13 +344,13 @@ store_s3_hash_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
  * selects which), hashed first; re-read and re-sent once when the server
  * says it received other bytes. STORE_* with err set on failure. */
 static int
-store_s3_send(struct s3_upload *u, CURL *h, unsigned char *buf,
+store_s3_send(struct store_s3_upload *u, CURL *h, unsigned char *buf,
     uint64_t off, uint64_t len, const char *query, const char *what,
     struct s3_resp *rs, char *err, size_t errlen)
 {
 	char hex[HASH_HEX_LEN];
 	struct s3_req rq;
-	struct s3_map m;
+	struct store_s3_mapping m;
 	enum s3_class c;
 	int tries;
 
@@ -428,7 +428,7 @@ store_s3_send(struct s3_upload *u, CURL *h, unsigned char *buf,
 /* HEAD the object: it must have size bytes and, when we know it, the
  * ETag etag. out gets the server's ETag. */
 static int
-store_s3_verify(struct s3_upload *u, CURL *h, const char *etag,
+store_s3_verify(struct store_s3_upload *u, CURL *h, const char *etag,
     struct store_object *out, char *err, size_t errlen)
 {
 	struct s3_req rq = { .method = "HEAD", .key = u->key, .fd = -1,
@@ -473,7 +473,7 @@ done:
 /* --- single PUT ---------------------------------------------------------- */
 
 static int
-store_s3_put_single(struct s3_upload *u, CURL *h, struct store_object *out,
+store_s3_put_single(struct store_s3_upload *u, CURL *h, struct store_object *out,
     char *err, size_t errlen)
 {
 	unsigned char *buf = xmalloc(S3_HASH_BUF);
@@ -492,7 +492,7 @@ store_s3_put_single(struct s3_upload *u, CURL *h, struct store_object *out,
 /* --- multipart ----------------------------------------------------------- */
 
 static uint64_t
-store_s3_part_len(const struct s3_upload *u, unsigned i)
+store_s3_part_len(const struct store_s3_upload *u, unsigned i)
 {
 	if (i + 1 < u->nparts)
 		return u->part_size;
@@ -501,7 +501,7 @@ store_s3_part_len(const struct s3_upload *u, unsigned i)
 
 /* Record the first failure; FATAL also stops the transfers in flight. */
 static void
-store_s3_fail(struct s3_upload *u, int rc, const char *msg)
+store_s3_fail(struct store_s3_upload *u, int rc, const char *msg)
 {
 	pthread_mutex_lock(&u->lock);
 	if (u->result == STORE_OK || (rc == STORE_FATAL &&
@@ -517,7 +517,7 @@ store_s3_fail(struct s3_upload *u, int rc, const char *msg)
 }
 
 static void
-store_s3_checkpoint(struct s3_upload *u)
+store_s3_checkpoint(struct store_s3_upload *u)
 {
 	if (u->put->checkpoint != NULL)
 		u->put->checkpoint(u->put->ctx);
@@ -526,7 +526,7 @@ store_s3_checkpoint(struct s3_upload *u)
 /* Write the state that lets a later call continue: called with the lock
  * held (or before the workers start). */
 static void
-store_s3_resume_init(struct s3_upload *u)
+store_s3_resume_init(struct store_s3_upload *u)
 {
 	json_t *r = u->put->resume;
 
@@ -543,7 +543,7 @@ store_s3_resume_init(struct s3_upload *u)
 static void *
 store_s3_worker(void *p)
 {
-	struct s3_upload *u = p;
+	struct store_s3_upload *u = p;
 	unsigned char *buf = xmalloc(S3_HASH_BUF);
 	CURL *h = curl_easy_init();
 	char query[512], what[64], err[1024], enc[400];
@@ -594,7 +594,7 @@ done:
 
 /* Send every unfinished part with up to S3_CONCURRENCY workers. */
 static int
-store_s3_send_parts(struct s3_upload *u, char *err, size_t errlen)
+store_s3_send_parts(struct store_s3_upload *u, char *err, size_t errlen)
 {
 	pthread_t tids[64];
 	unsigned i, todo = 0, n;
@@ -627,7 +627,7 @@ store_s3_send_parts(struct s3_upload *u, char *err, size_t errlen)
  * parts it lists with the size we would send count as done, with the
  * server's ETag; the others are sent again. */
 static int
-store_s3_reconcile(struct s3_upload *u, CURL *h, char *err, size_t errlen)
+store_s3_reconcile(struct store_s3_upload *u, CURL *h, char *err, size_t errlen)
 {
 	char query[600], enc[400], num[16], etag[S3_ETAG_MAX], size[24];
 	unsigned marker = 0, i, done = 0, adopted = 0;
@@ -733,9 +733,11 @@ done:
 
 /* Load a previous attempt from put->resume when it is for this key and
  * this file (same size and mtime); 1 when loaded, 0 when there is none
- * (or it is for something else: *stale gets its upload id to abort). */
+ * (or it is for something else: *stale_key and *stale_id get the
+ * upload to abort). */
 static int
-store_s3_resume_load(struct s3_upload *u, char **stale)
+store_s3_resume_load(struct store_s3_upload *u, char **stale_key,
+    char **stale_id)
 {
 	json_t *r = u->put->resume, *parts, *p;
 	const char *id = json_string_value(json_object_get(r, "upload_id"));
@@ -746,15 +748,17 @@ store_s3_resume_load(struct s3_upload *u, char **stale)
 	    "part_size"));
 	size_t i;
 
-	*stale = NULL;
+	*stale_key = *stale_id = NULL;
 	if (id == NULL || id[0] == '\0')
 		return 0;
 	if (key == NULL || strcmp(key, u->key) != 0 || size < 0 ||
 	    (uint64_t)size != u->size || mtime != u->mtime_ns ||
 	    (uint64_t)psize < S3_MIN_PART || (uint64_t)psize > S3_MAX_PART ||
 	    (u->size + (uint64_t)psize - 1) / (uint64_t)psize > S3_MAX_PARTS) {
-		if (key != NULL)
-			*stale = xstrdup(id);
+		if (key != NULL) {
+			*stale_key = xstrdup(key);
+			*stale_id = xstrdup(id);
+		}
 		return 0;
 	}
 	u->upload_id = xstrdup(id);
@@ -768,7 +772,8 @@ store_s3_resume_load(struct s3_upload *u, char **stale)
 		json_int_t n = json_integer_value(json_array_get(p, 0));
 		const char *e = json_string_value(json_array_get(p, 1));
 
-		if (n >= 1 && (uint64_t)n <= u->nparts && e != NULL) {
+		if (n >= 1 && (uint64_t)n <= u->nparts && e != NULL &&
+		    e[0] != '\0' && strlen(e) < S3_ETAG_MAX) {
 			free(u->etags[n - 1]);
 			u->etags[n - 1] = xstrdup(e);
 		}
@@ -777,10 +782,11 @@ store_s3_resume_load(struct s3_upload *u, char **stale)
 }
 
 static void
-store_s3_abort(struct s3_upload *u, CURL *h, const char *upload_id)
+store_s3_abort(struct store_s3_upload *u, CURL *h, const char *key,
+    const char *upload_id)
 {
 	char query[400], enc[400];
-	struct s3_req rq = { .method = "DELETE", .key = u->key, .fd = -1,
+	struct s3_req rq = { .method = "DELETE", .key = key, .fd = -1,
 	    .query = query };
 	struct s3_resp rs;
 	char desc[512];
@@ -796,17 +802,17 @@ store_s3_abort(struct s3_upload *u, CURL *h, const char *upload_id)
 	if (c != S3_OK && !store_s3_upload_gone(&rs)) {
 		s3_resp_describe(&rs, desc, sizeof(desc));
 		log_warn("s3 multipart upload could not be aborted", "bucket",
-		    u->s->t.bucket, "key", u->key, "upload_id", upload_id,
+		    u->s->t.bucket, "key", key, "upload_id", upload_id,
 		    "error", desc);
 	} else {
 		log_info("s3 multipart upload aborted", "bucket", u->s->t.bucket,
-		    "key", u->key, "upload_id", upload_id);
+		    "key", key, "upload_id", upload_id);
 	}
 	s3_resp_free(&rs);
 }
 
 static int
-store_s3_create(struct s3_upload *u, CURL *h, char *err, size_t errlen)
+store_s3_create(struct store_s3_upload *u, CURL *h, char *err, size_t errlen)
 {
 	struct s3_req rq = { .method = "POST", .key = u->key, .fd = -1,
 	    .query = "uploads=", .cancel = &u->cancel };
@@ -849,7 +855,7 @@ done:
  * NoSuchUpload answer can mean an earlier Complete (whose answer was
  * lost, or before a crash) did complete it: HEAD decides. */
 static int
-store_s3_complete(struct s3_upload *u, CURL *h, struct store_object *out,
+store_s3_complete(struct store_s3_upload *u, CURL *h, struct store_object *out,
     char *err, size_t errlen)
 {
 	char query[400], enc[400], esc[S3_ETAG_MAX * 6 + 1], etag[S3_ETAG_MAX];
@@ -867,7 +873,9 @@ store_s3_complete(struct s3_upload *u, CURL *h, struct store_object *out,
 	if (s3_multipart_etag((const char *const *)u->etags, u->nparts,
 	    etag) < 0)
 		etag[0] = '\0';
-	cap = 128 + (size_t)u->nparts * (64 + sizeof(esc));
+	cap = 128;
+	for (i = 0; i < u->nparts; i++)
+		cap += 80 + 6 * strlen(u->etags[i]);
 	body = xmalloc(cap);
 	len = (size_t)snprintf(body, cap, "<CompleteMultipartUpload xmlns="
 	    "\"http://s3.amazonaws.com/doc/2006-03-01/\">");
@@ -909,7 +917,7 @@ store_s3_complete(struct s3_upload *u, CURL *h, struct store_object *out,
 }
 
 static void
-store_s3_forget(struct s3_upload *u)
+store_s3_forget(struct store_s3_upload *u)
 {
 	unsigned i;
 
@@ -924,16 +932,16 @@ store_s3_forget(struct s3_upload *u)
 }
 
 static int
-store_s3_put_multipart(struct s3_upload *u, CURL *h,
+store_s3_put_multipart(struct store_s3_upload *u, CURL *h,
     struct store_object *out, char *err, size_t errlen)
 {
-	char *stale = NULL;
+	char *stale_key, *stale_id;
 	int rc, round;
 
 	for (round = 0; round < 2; round++) {
 		atomic_store(&u->stop, 0);
 		atomic_store(&u->cancel, 0);
-		if (store_s3_resume_load(u, &stale)) {
+		if (store_s3_resume_load(u, &stale_key, &stale_id)) {
 			rc = store_s3_reconcile(u, h, err, errlen);
 			if (rc != STORE_OK && u->gone) {
 				log_warn("s3 multipart upload to resume is gone, "
@@ -946,12 +954,14 @@ store_s3_put_multipart(struct s3_upload *u, CURL *h,
 			if (rc != STORE_OK)
 				goto refused;
 		} else {
-			if (stale != NULL) {
+			if (stale_id != NULL) {
+				/* the file changed (or the key): its parts
+				 * cannot be reused */
 				log_info("s3 upload state is for another file, "
 				    "starting over", "key", u->key);
-				store_s3_abort(u, h, stale);
-				free(stale);
-				stale = NULL;
+				store_s3_abort(u, h, stale_key, stale_id);
+				free(stale_key);
+				free(stale_id);
 			}
 			u->part_size = s3_part_size(u->size, u->s->part_size);
 			rc = store_s3_create(u, h, err, errlen);
@@ -973,7 +983,7 @@ store_s3_put_multipart(struct s3_upload *u, CURL *h,
 		}
 refused:
 		/* refused for good: leave nothing open behind */
-		store_s3_abort(u, h, u->upload_id);
+		store_s3_abort(u, h, u->key, u->upload_id);
 		json_object_clear(u->put->resume);
 		store_s3_checkpoint(u);
 		return rc;
@@ -982,6 +992,13 @@ restart:
 		json_object_clear(u->put->resume);
 		store_s3_checkpoint(u);
 		rc = STORE_RETRY;
+	}
+	if (rc == STORE_RETRY && u->put->checkpoint == NULL &&
+	    u->upload_id != NULL) {
+		/* nobody keeps the state to resume it with: do not leave
+		 * parts on the server that nothing will ever complete */
+		store_s3_abort(u, h, u->key, u->upload_id);
+		json_object_clear(u->put->resume);
 	}
 	if (rc == STORE_OK) {
 		json_object_clear(u->put->resume);
@@ -996,7 +1013,7 @@ int
 store_s3_put(struct store_s3 *s, const struct store_put *put,
     struct store_object *out, char *err, size_t errlen)
 {
-	struct s3_upload u;
+	struct store_s3_upload u;
 	struct stat sb;
 	CURL *h = NULL;
 	int64_t t0 = util_mono_ms();
@@ -1012,10 +1029,12 @@ store_s3_put(struct store_s3 *s, const struct store_put *put,
 	pthread_cond_init(&u.wake, NULL);
 	u.fd = open(put->path, O_RDONLY | O_CLOEXEC);
 	if (u.fd < 0 || fstat(u.fd, &sb) < 0) {
+		int e = errno;
+
 		snprintf(err, errlen, "s3://%s/%s: cannot read %s: %s",
-		    s->t.bucket, u.key, put->path, strerror(errno));
-		rc = errno == ENOENT || errno == EACCES ? STORE_FATAL :
-		    STORE_RETRY;
+		    s->t.bucket, u.key, put->path, strerror(e));
+		/* a missing file or a permission problem does not heal */
+		rc = e == ENOENT || e == EACCES ? STORE_FATAL : STORE_RETRY;
 		goto done;
 	}
 	if (!S_ISREG(sb.st_mode)) {
@@ -1056,7 +1075,8 @@ store_s3_put(struct store_s3 *s, const struct store_put *put,
 		    log_i64(a, (long long)u.size), "etag", out->etag, "parts_sent",
 		    log_i64(b, multipart ? u.sent : 1), "ms",
 		    log_i64(c, util_mono_ms() - t0));
-	} else if (rc == STORE_RETRY && multipart && u.nparts > 0) {
+	} else if (rc == STORE_RETRY && multipart && u.nparts > 0 &&
+	    put->checkpoint != NULL) {
 		size_t n = strlen(err);
 		unsigned i, done = 0;
 

@@ -511,8 +511,11 @@ class Proxy:
     (corrupt = a function (method, target, headers) -> bool, consulted
     for each request; the byte at corrupt_offset is flipped), and can
     limit the upload rate (bytes/s over all connections) so that a test
-    can act in the middle of a transfer. Requests are forwarded as they
-    come, so "Expect: 100-continue" works unchanged.
+    can act in the middle of a transfer, and can answer chosen requests
+    itself with an S3 error (fail = a function (method, target, headers)
+    -> (status, code) or None), as an overloaded server does. Requests
+    are forwarded as they come, so "Expect: 100-continue" works
+    unchanged.
 
         p = rgw.Proxy(cluster.port, rate=10 << 20)
         env["S3_ENDPOINT"] = p.endpoint
@@ -521,8 +524,11 @@ class Proxy:
     """
 
     def __init__(self, upstream_port, rate=None, corrupt=None,
-                 corrupt_offset=1000):
+                 corrupt_offset=1000, fail=None):
         self.upstream = ("127.0.0.1", upstream_port)
+        self.fail = fail            # (method, target, headers) ->
+                                    # (status, S3 code) to answer with
+        self.failed = []
         self.rate = rate
         self.corrupt = corrupt
         self.corrupt_offset = corrupt_offset
@@ -572,6 +578,22 @@ class Proxy:
         if delay > 0:
             time.sleep(delay)
 
+    def _answer(self, client, headers, buf, status, code):
+        """Refuse a request as S3 does, then close the connection."""
+        if "100-continue" not in headers.get("expect", "").lower():
+            left = int(headers.get("content-length", "0")) - len(buf)
+            while left > 0:
+                data = client.recv(min(left, 1 << 20))
+                if not data:
+                    break
+                left -= len(data)
+        body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s'
+                '</Code><Message>injected by the test proxy</Message>'
+                '</Error>' % code).encode()
+        client.sendall(("HTTP/1.1 %d %s\r\nContent-Type: application/xml"
+                        "\r\nContent-Length: %d\r\nConnection: close\r\n"
+                        "\r\n" % (status, code, len(body))).encode() + body)
+
     def _serve(self, client):
         try:
             upstream = socket.create_connection(self.upstream, timeout=10)
@@ -613,6 +635,13 @@ class Proxy:
                     headers[k.strip().lower()] = v.strip()
                 with self.lock:
                     self.requests.append((method, target, headers))
+                answer = self.fail(method, target, headers) \
+                    if self.fail is not None else None
+                if answer is not None:
+                    self._answer(client, headers, buf, *answer)
+                    with self.lock:
+                        self.failed.append(target)
+                    return
                 flip = None
                 if self.corrupt is not None and \
                         self.corrupt(method, target, headers):

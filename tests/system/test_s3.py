@@ -407,6 +407,66 @@ class Refusals(S3Case):
         self.assert_no_open_uploads()
         self.assertFalse(os.path.exists(self.state_path()))
 
+class ServerErrors(S3Case):
+    """What an overloaded or failing server answers, injected by the proxy
+    in front of RGW."""
+
+    def test_slowdown_is_retried(self):
+        # an overloaded server (503 SlowDown) for a while, then fine
+        path = self.file("sd.mp4", 2 * PART + 9)
+        key = "slowdown/recording.mp4"
+
+        def fail(method, target, headers):
+            if method == "PUT" and "partNumber=" in target and \
+                    len(proxy.failed) < 3:
+                return 503, "SlowDown"
+            return None
+        proxy = rgw.Proxy(C.port, fail=fail)
+        self.addCleanup(proxy.close)
+        rc, out, err = self.put(path, key, self.env(
+            S3_ENDPOINT=proxy.endpoint))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(proxy.failed), 3)
+        self.assertIn("SlowDown", err)
+        self.assertIn("retrying", err)
+        self.assert_object(key, path, multipart=True, result=json.loads(out))
+        self.assert_no_open_uploads()
+
+    def test_internal_error_in_complete_is_retried(self):
+        # CompleteMultipartUpload answered 200 with an <Error> body is
+        # not a success; InternalError is worth another try
+        path = self.file("ie.mp4", PART + 9)
+        key = "complete-error/recording.mp4"
+
+        def fail(method, target, headers):
+            if method == "POST" and "uploadId=" in target and \
+                    not proxy.failed:
+                return 200, "InternalError"
+            return None
+        proxy = rgw.Proxy(C.port, fail=fail)
+        self.addCleanup(proxy.close)
+        rc, out, err = self.put(path, key, self.env(
+            S3_ENDPOINT=proxy.endpoint))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(proxy.failed), 1)
+        self.assertIn("InternalError", err)
+        self.assert_object(key, path, multipart=True, result=json.loads(out))
+        self.assert_no_open_uploads()
+
+    def test_complete_refused_in_a_200_fails(self):
+        path = self.file("ip.mp4", PART + 9)
+        key = "complete-refused/recording.mp4"
+        proxy = rgw.Proxy(C.port, fail=lambda m, t, h: (
+            (200, "InvalidPart") if m == "POST" and "uploadId=" in t
+            else None))
+        self.addCleanup(proxy.close)
+        rc, _, err = self.put(path, key, self.env(
+            S3_ENDPOINT=proxy.endpoint))
+        self.assertEqual(rc, 1, err)
+        self.assertIn("CompleteMultipartUpload: HTTP 200 InvalidPart", err)
+        self.assert_no_open_uploads()      # aborted
+
+class Check(S3Case):
     def test_check_reachability(self):
         def check(**extra):
             p = subprocess.run([PIPELINE, "-c", self.conf, "check"],
