@@ -215,7 +215,7 @@ store_s3_sleep(struct store_s3_upload *u, int64_t ms)
 	struct timespec ts;
 	bool stopping;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);   /* the condition's clock */
 	ts.tv_sec += ms / 1000;
 	ts.tv_nsec += (ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -1014,6 +1014,7 @@ store_s3_put(struct store_s3 *s, const struct store_put *put,
     struct store_object *out, char *err, size_t errlen)
 {
 	struct store_s3_upload u;
+	pthread_condattr_t ca;
 	struct stat sb;
 	CURL *h = NULL;
 	int64_t t0 = util_mono_ms();
@@ -1026,7 +1027,10 @@ store_s3_put(struct store_s3 *s, const struct store_put *put,
 	u.fd = -1;
 	u.key = store_s3_full_key(s, put->key);
 	pthread_mutex_init(&u.lock, NULL);
-	pthread_cond_init(&u.wake, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&u.wake, &ca);
+	pthread_condattr_destroy(&ca);
 	u.fd = open(put->path, O_RDONLY | O_CLOEXEC);
 	if (u.fd < 0 || fstat(u.fd, &sb) < 0) {
 		int e = errno;
