@@ -175,6 +175,23 @@ class KillAtSyscalls(CrashCase):
             window[name] = (lo, hi)
         return window
 
+    def traced_run(self, s, out, sc, when):
+        """Start the daemon under strace, killing it at the Nth call of
+        sc; return once it died or finished the job. (strace cannot exec
+        a binary the linker is rewriting: then try again.)"""
+        for attempt in range(5):
+            d = self.start_daemon(wait_ready=False, strace={
+                "trace": sc, "out": out,
+                "inject": "%s:signal=KILL:when=%d" % (sc, when)})
+            self.wait_until(lambda: not d.alive() or
+                            self.job_state(s.id) == "done", 30,
+                            "the daemon to die at %s #%d" % (sc, when))
+            if d.alive() or d.proc.returncode != 1 or \
+                    "strace: exec:" not in d.log():
+                return d
+            time.sleep(1)
+        return d
+
     def test_kill_at_many_points(self):
         window = self.calibrate()
         points = []
@@ -194,12 +211,7 @@ class KillAtSyscalls(CrashCase):
                 kills.append(points[(i * 7) % len(points)])
             for k, (sc, when) in enumerate(kills):
                 out = os.path.join(self.tmp, "p%02d-%d.strace" % (i, k))
-                d = self.start_daemon(wait_ready=False, strace={
-                    "trace": sc, "out": out,
-                    "inject": "%s:signal=KILL:when=%d" % (sc, when)})
-                self.wait_until(lambda: not d.alive() or
-                                self.job_state(s.id) == "done", 30,
-                                "the daemon to die at %s #%d" % (sc, when))
+                d = self.traced_run(s, out, sc, when)
                 if d.alive():
                     d.kill()
                     if k == 0:
