@@ -7,6 +7,7 @@ harness' own SigV4 signer) and RGW's per-request ops log. Where a test
 needs the network to misbehave (a flipped byte, a slow link to stop the
 gateway in the middle of an upload), rgw.Proxy sits between the two.
 """
+import datetime
 import hashlib
 import json
 import os
@@ -251,7 +252,18 @@ class Sizes(S3Case):
         for number, status, _, sha in parts:
             self.assertEqual(status, 200)
             self.assertEqual(sha, want[number], "part %d" % number)
-        # parts overlapped in time: more than one in flight
+        # more than one part in flight at a time (RGW logs when a request
+        # started and how long it took)
+        spans = sorted(
+            (datetime.datetime.fromisoformat(e["time"].rstrip("Z")),
+             e["total_time"]) for e in entries
+            if PART_RE.search(e["uri"]) and
+            PART_RE.search(e["uri"]).group(2) == upload_id)
+        overlaps = sum(1 for i in range(1, len(spans)) if spans[i][0] <
+                       spans[i - 1][0] + datetime.timedelta(
+                           milliseconds=spans[i - 1][1]))
+        self.assertGreater(overlaps, nparts // 4, "parts were not sent in "
+                           "parallel")
         print("\n  200 MB: %.2fs (%d parts of 5 MiB, 4 in flight)" %
               (took, nparts), end=" ")
 
