@@ -230,6 +230,22 @@ util_str_has_suffix(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+bool
+util_relpath_clean(const char *p)
+{
+	size_t n;
+
+	for (;;) {
+		n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

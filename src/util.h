@@ -43,6 +43,11 @@ int util_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 bool util_str_has_suffix(const char *s, const char *suffix);
 
+/* A relative slash-separated path (a storage key, a key prefix) with no
+ * empty, "." or ".." component: what no URL parser folds and no file://
+ * path can escape with. "" is not one. */
+bool util_relpath_clean(const char *p);
+
 /* Lower-case hex of n bytes; out must hold 2n+1. */
 void util_hex(const unsigned char *in, size_t n, char *out);
 
