@@ -48,27 +48,6 @@ put_content_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* The keys the pipeline makes never have empty, "." or ".." components
- * (store.h); a key typed by hand is held to the same rule. */
-static bool
-put_key_ok(const char *key)
-{
-	const char *seg = key;
-	size_t n;
-
-	if (*key == '\0' || strlen(key) > 1024)
-		return false;
-	for (;;) {
-		n = strcspn(seg, "/");
-		if (n == 0 || (n == 1 && seg[0] == '.') ||
-		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		if (seg[n] == '\0')
-			return true;
-		seg += n + 1;
-	}
-}
-
 /* Persist the backend's progress: atomically and durably, so a kill -9
  * or a power cut leaves the previous state or this one. */
 static void
@@ -154,7 +133,9 @@ put_main(int argc, char **argv)
 		put_usage();
 		return 2;
 	}
-	if (!put_key_ok(key)) {
+	/* keys the pipeline makes are clean (store.h); one typed by hand is
+	 * held to the same rule */
+	if (strlen(key) > 1024 || !util_relpath_clean(key)) {
 		fprintf(stderr, "error: key `%s': must be 1-1024 bytes with no "
 		    "empty, \".\" or \"..\" component\n", key);
 		return 2;

@@ -80,31 +80,13 @@ struct store_s3_upload {
 
 /* --- open, url, close ---------------------------------------------------- */
 
-static bool
-store_s3_prefix_ok(const char *p)
-{
-	const char *seg = p;
-	size_t n;
-
-	if (*p == '\0')
-		return true;
-	for (;;) {
-		n = strcspn(seg, "/");
-		if (n == 0 || (n == 1 && seg[0] == '.') ||
-		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		if (seg[n] == '\0')
-			return true;
-		seg += n + 1;
-	}
-}
-
 struct store_s3 *
 store_s3_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct store_s3 *s;
 
-	if (!store_s3_prefix_ok(cfg->s3_prefix ? cfg->s3_prefix : "")) {
+	if (cfg->s3_prefix != NULL && cfg->s3_prefix[0] != '\0' &&
+	    !util_relpath_clean(cfg->s3_prefix)) {
 		/* URL parsers fold "." and ".." and the signature would be
 		 * computed over another path than the one meant */
 		snprintf(err, errlen, "STORAGE_URL: `%s': the key prefix has an "

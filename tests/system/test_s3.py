@@ -19,6 +19,7 @@ import time
 import unittest
 
 import rgw
+from harness import sha256_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -49,14 +50,6 @@ def write_random(path, size):
             f.write(os.urandom(n))
             left -= n
     return path
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def expected_etag(path, part_size, multipart):
@@ -137,6 +130,16 @@ class S3Case(unittest.TestCase):
     def file(self, name, size):
         return write_random(os.path.join(self.dir, name), size)
 
+    def proxy(self, **kw):
+        """An rgw.Proxy in front of the gateway for this test."""
+        p = rgw.Proxy(C.port, **kw)
+        self.addCleanup(p.close)
+        return p
+
+    def put_via(self, proxy, path, key, **extra):
+        return self.put(path, key, self.env(S3_ENDPOINT=proxy.endpoint,
+                                            **extra))
+
     def state_path(self):
         return os.path.join(self.dir, "resume.json")
 
@@ -166,7 +169,7 @@ class S3Case(unittest.TestCase):
                       content_type=None, result=None):
         sha, size = C.object_sha256(C.bucket, key)
         self.assertEqual(size, os.path.getsize(path), key)
-        self.assertEqual(sha, file_sha256(path), key)
+        self.assertEqual(sha, sha256_file(path), key)
         head = C.head_object(C.bucket, key)
         etag = expected_etag(path, part_size, multipart)
         self.assertEqual(head["etag"].strip('"'), etag, key)
@@ -379,9 +382,8 @@ class Refusals(S3Case):
     def test_corrupted_part_is_refused_and_sent_again(self):
         path = self.file("c.mp4", 3 * PART - 5)
         key = "corrupt/once/recording.mp4"
-        proxy = rgw.Proxy(C.port, corrupt=lambda m, t, h: (
+        proxy = self.proxy(corrupt=lambda m, t, h: (
             m == "PUT" and "partNumber=2&" in t and not proxy.corrupted))
-        self.addCleanup(proxy.close)
         res = self.put_ok(path, key, self.env(S3_ENDPOINT=proxy.endpoint))
         self.assertEqual(len(proxy.corrupted), 1)
         self.assert_object(key, path, multipart=True, result=res)
@@ -395,9 +397,8 @@ class Refusals(S3Case):
     def test_corrupted_single_put_is_sent_again(self):
         path = self.file("c1.json", 4000)
         key = "corrupt/single/manifest.json"
-        proxy = rgw.Proxy(C.port, corrupt_offset=10, corrupt=lambda m, t, h: (
+        proxy = self.proxy(corrupt_offset=10, corrupt=lambda m, t, h: (
             m == "PUT" and not proxy.corrupted))
-        self.addCleanup(proxy.close)
         res = self.put_ok(path, key, self.env(S3_ENDPOINT=proxy.endpoint))
         self.assertEqual(len(proxy.corrupted), 1)
         self.assert_object(key, path, multipart=False, result=res)
@@ -405,11 +406,9 @@ class Refusals(S3Case):
     def test_corrupted_every_time_fails_and_aborts(self):
         path = self.file("cc.mp4", 2 * PART + 1)
         key = "corrupt/always/recording.mp4"
-        proxy = rgw.Proxy(C.port, corrupt=lambda m, t, h: (
+        proxy = self.proxy(corrupt=lambda m, t, h: (
             m == "PUT" and "partNumber=2&" in t))
-        self.addCleanup(proxy.close)
-        rc, _, err = self.put(path, key, self.env(
-            S3_ENDPOINT=proxy.endpoint))
+        rc, _, err = self.put_via(proxy, path, key)
         self.assertEqual(rc, 1, err)
         self.assertIn("XAmzContentSHA256Mismatch", err)
         self.assertIn("UploadPart 2", err)
@@ -433,10 +432,8 @@ class ServerErrors(S3Case):
                     len(proxy.failed) < 3:
                 return 503, "SlowDown"
             return None
-        proxy = rgw.Proxy(C.port, fail=fail)
-        self.addCleanup(proxy.close)
-        rc, out, err = self.put(path, key, self.env(
-            S3_ENDPOINT=proxy.endpoint))
+        proxy = self.proxy(fail=fail)
+        rc, out, err = self.put_via(proxy, path, key)
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(proxy.failed), 3)
         self.assertIn("SlowDown", err)
@@ -455,10 +452,8 @@ class ServerErrors(S3Case):
                     not proxy.failed:
                 return 200, "InternalError"
             return None
-        proxy = rgw.Proxy(C.port, fail=fail)
-        self.addCleanup(proxy.close)
-        rc, out, err = self.put(path, key, self.env(
-            S3_ENDPOINT=proxy.endpoint))
+        proxy = self.proxy(fail=fail)
+        rc, out, err = self.put_via(proxy, path, key)
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(proxy.failed), 1)
         self.assertIn("InternalError", err)
@@ -468,12 +463,10 @@ class ServerErrors(S3Case):
     def test_complete_refused_in_a_200_fails(self):
         path = self.file("ip.mp4", PART + 9)
         key = "complete-refused/recording.mp4"
-        proxy = rgw.Proxy(C.port, fail=lambda m, t, h: (
+        proxy = self.proxy(fail=lambda m, t, h: (
             (200, "InvalidPart") if m == "POST" and "uploadId=" in t
             else None))
-        self.addCleanup(proxy.close)
-        rc, _, err = self.put(path, key, self.env(
-            S3_ENDPOINT=proxy.endpoint))
+        rc, _, err = self.put_via(proxy, path, key)
         self.assertEqual(rc, 1, err)
         self.assertIn("CompleteMultipartUpload: HTTP 200 InvalidPart", err)
         self.assert_no_open_uploads()      # aborted
@@ -508,8 +501,7 @@ class Credentials(S3Case):
         C.set_sts(True)
         self.addCleanup(C.set_sts, False)
         ak, sk, token = C.session_credentials()
-        proxy = rgw.Proxy(C.port)
-        self.addCleanup(proxy.close)
+        proxy = self.proxy()
         env = self.env(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk,
                        AWS_SESSION_TOKEN=token, S3_ENDPOINT=proxy.endpoint)
         small = self.file("t.json", 300)
@@ -538,8 +530,7 @@ class Credentials(S3Case):
 
 class Resume(S3Case):
     def slow_put(self, path, key, rate=8 << 20, concurrency=2):
-        proxy = rgw.Proxy(C.port, rate=rate)
-        self.addCleanup(proxy.close)
+        proxy = self.proxy(rate=rate)
         env = self.env(S3_ENDPOINT=proxy.endpoint,
                        S3_CONCURRENCY=concurrency)
         return self.start_put(path, key, env)
@@ -609,8 +600,7 @@ class Outage(S3Case):
     def outage(self, seconds):
         path = self.file("o.mp4", 12 * PART + 5)
         key = "outage/%ds/recording.mp4" % seconds
-        proxy = rgw.Proxy(C.port, rate=8 << 20)
-        self.addCleanup(proxy.close)
+        proxy = self.proxy(rate=8 << 20)
         env = self.env(S3_ENDPOINT=proxy.endpoint, S3_CONCURRENCY=2)
         p = self.start_put(path, key, env)
         self.wait_parts_in_state(p, 2)

@@ -1,6 +1,7 @@
 /* test_s3.c -- the pure parts of the S3 backend: key encoding, part sizes, ETags, XML fields, error classes, endpoints. */
 #include "unit.h"
 #include "s3.h"
+#include "util.h"
 #include "xml.h"
 
 static void
@@ -26,6 +27,22 @@ encode_keys(void)
 	CHECK_INT(s3_encode("abc", true, out, 3), -1);
 	CHECK_INT(s3_encode(" ", true, out, 3), -1);
 	CHECK_INT(s3_encode(" ", true, out, 4), 0);
+}
+
+/* keys and key prefixes: what a URL parser would fold or file:// escape */
+static void
+clean_keys(void)
+{
+	CHECK(util_relpath_clean("room/session/recording.mp4"));
+	CHECK(util_relpath_clean("a"));
+	CHECK(util_relpath_clean(".hidden/..x/x.."));
+	CHECK(!util_relpath_clean(""));
+	CHECK(!util_relpath_clean("/abs"));
+	CHECK(!util_relpath_clean("trailing/"));
+	CHECK(!util_relpath_clean("a//b"));
+	CHECK(!util_relpath_clean("a/./b"));
+	CHECK(!util_relpath_clean("a/../b"));
+	CHECK(!util_relpath_clean(".."));
 }
 
 static void
@@ -208,5 +225,5 @@ targets(void)
 	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
 }
 
-UNIT_MAIN("s3", T(encode_keys), T(part_sizes), T(multipart_etag),
+UNIT_MAIN("s3", T(encode_keys), T(clean_keys), T(part_sizes), T(multipart_etag),
     T(xml_fields), T(classify), T(targets))
