@@ -4,20 +4,27 @@ One monitor, one OSD on memstore (RAM, nothing on disk), pools of size 1,
 no mgr, and radosgw (beast) on a free loopback port; cephx with one keyring;
 config, keyrings, admin sockets, run dir and logs all in a temp dir. No
 systemd: the daemons are children of this process, started in the
-foreground. Start-up takes about 2-3 s.
+foreground, and die with it. Start-up takes about 2 s (start_seconds).
 
     import rgw
     c = rgw.shared()                # started once per process, reused
-    c.endpoint, c.access_key, c.secret_key, c.bucket, c.region
+    c.endpoint, c.access_key, c.secret_key, c.bucket, c.region, c.port
+    c.env()                         # STORAGE_URL, S3_*, AWS_* for it
     c.get_object(bucket, key) -> bytes
+    c.object_sha256(bucket, key) -> (hex, size), streamed
     c.head_object(bucket, key) -> dict of lower-case headers (+ "status")
+    c.list_keys(bucket, prefix), c.list_multipart_uploads(bucket)
     c.stop_gateway(); c.start_gateway()   # same port, cluster data kept
     c.ops_log()                     # one dict per request RGW served
+    c.set_sts(True); c.session_credentials()  # STS temporary credentials
+    rgw.Proxy(c.port, ...)          # flip bytes, throttle, inject errors
     rgw.stop_shared()               # kills everything, removes the temp dir
 
 Requests from here are signed by a small SigV4 implementation of its own
 (stdlib hmac/hashlib), independent of libcurl's, so that a test compares
 two implementations against a real server.
+
+    python3 tests/lib/rgw.py        # a cluster by hand, until Ctrl-C
 """
 import ctypes
 import datetime
@@ -696,9 +703,10 @@ def stop_shared():
 
 
 if __name__ == "__main__":
-    # Manual use: start a cluster, print how to reach it, wait for Ctrl-C.
+    # Manual use: start a cluster, print how to reach it, wait for Ctrl-C
+    # or SIGTERM (JP_KEEP_RGW=1 keeps the temp dir and its logs).
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    c = Cluster(keep=True).start()
+    c = Cluster(keep=bool(os.environ.get("JP_KEEP_RGW"))).start()
     print("started in %.2fs: %s bucket %s key %s secret %s dir %s" % (
         c.start_seconds, c.endpoint, c.bucket, c.access_key, c.secret_key,
         c.dir))
