@@ -99,7 +99,8 @@ def make_fixture(name, dst):
     its moov, as when ffmpeg is killed; noaudio.mp4: H.264 only;
     empty.mp4: zero bytes; notmp4.mp4: text)."""
     src = os.path.join(FIXTURES, name)
-    if os.path.exists(src):
+    if os.path.exists(src) or name not in ("truncated.mp4", "noaudio.mp4",
+                                           "empty.mp4", "notmp4.mp4"):
         shutil.copyfile(src, dst)
         return dst
     if name == "truncated.mp4":

@@ -239,7 +239,7 @@ class BadMedia(PipelineCase):
         self.assertEqual(st["jobs"][0]["state"], "quarantined")
         self.assertTrue(st["jobs"][0]["error"])
         # not retried blindly: still quarantined a while later
-        time.sleep(2.5)
+        time.sleep(1.5)                         # > RETRY_MAX_DELAY
         self.assertEqual(self.job(jid)["state"], "quarantined")
         self.assertEqual(len(self.receiver.all()), 1)
         self.assertEqual(sha256_file(path), before)
@@ -248,6 +248,12 @@ class BadMedia(PipelineCase):
     def test_truncated_mp4(self):
         j = self.quarantine_case("truncated.mp4")
         self.assertRegex(j["error"].lower(), "moov|truncat|invalid|atom")
+
+    def test_fast_start_mp4_cut_in_mdat(self):
+        if not os.path.exists(os.path.join(media.FIXTURES, "cutmdat.mp4")):
+            self.skipTest("fixtures/cutmdat.mp4 is not there")
+        j = self.quarantine_case("cutmdat.mp4")
+        self.assertRegex(j["error"].lower(), "cut|truncat")
 
     def test_zero_byte_file(self):
         self.quarantine_case("empty.mp4")
