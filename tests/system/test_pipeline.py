@@ -190,6 +190,58 @@ class HostileNames(PipelineCase):
         self.assertEqual(j["discovered_by"], "watcher")
 
 
+class Metadata(PipelineCase):
+
+    def test_metadata_cut_off_inside_the_token(self):
+        """metadata.json is written in place: one cut off in the middle of
+        the upload token is not used (the room comes from the file name)
+        and no part of the token leaks anywhere."""
+        self.start_daemon()
+        s = self.jibri(room="cut-meta-room", finalize=False, slow=False,
+                       meeting_url="https://meet.example.com/from-url")
+        path = os.path.join(s.dir, "metadata.json")
+        with open(path) as f:
+            text = f.read()
+        cut = text.index(s.token) + 24
+        with open(path, "w") as f:
+            f.write(text[:cut])
+        visible = s.token[:24]
+        self.assertEqual(self.finalize(s.dir).returncode, 0)
+        j = self.wait_job(s.id)
+        self.assertEqual(j["room_name"], "cut-meta-room")
+        self.assertEqual(j["objects"]["video"]["key"],
+                         "cut-meta-room/%s/recording.mp4" % s.session_id)
+        self.assert_secret_nowhere(visible)
+        self.assertEqual(len(self.receiver.acknowledged()), 1)
+
+    def test_metadata_secrets_removed_everywhere(self):
+        """Nested and differently named secrets in metadata.json stay out
+        of the manifest, the job file, the webhook and the logs; the rest
+        is kept."""
+        self.start_daemon()
+        secret = "nested-secret-" + "7" * 20
+        s = self.jibri(room="meta-room", finalize=False, slow=False)
+        path = os.path.join(s.dir, "metadata.json")
+        with open(path) as f:
+            meta = json.load(f)
+        meta["participants"][0]["user"]["jwt"] = secret
+        meta["app"] = {"Authorization": "Bearer " + secret,
+                       "nested": [{"password": secret, "ok": 1}],
+                       "title": "Weekly sync"}
+        with open(path, "w") as f:
+            json.dump(meta, f)
+        self.assertEqual(self.finalize(s.dir).returncode, 0)
+        j = self.wait_job(s.id)
+        with open(self.stored(j["objects"]["manifest"]["key"])) as f:
+            m = json.load(f)
+        self.assertEqual(m["metadata"]["app"]["title"], "Weekly sync")
+        self.assertEqual(m["metadata"]["app"]["nested"], [{"ok": 1}])
+        self.assertEqual(m["metadata"]["participants"][0]["user"]["name"],
+                         "Ada Lovelace")
+        self.assert_secret_nowhere(secret)
+        self.assert_secret_nowhere(s.token)
+
+
 class BadMedia(PipelineCase):
     """Bad input is quarantined: kept in place (even with
     KEEP_LOCAL=delete), reported by a failed webhook and the upload log."""
@@ -445,6 +497,28 @@ class Webhook(PipelineCase):
         self.assertLess(ds[1].time - ds[0].time, 4.5)
         self.assert_webhook(s, j)
 
+    def test_gives_up_after_webhook_retry_for(self):
+        """WEBHOOK_RETRY_FOR bounds the retries: then failed, waiting for
+        `retry` (which starts a new window and resends the same body)."""
+        self.settings["WEBHOOK_RETRY_FOR"] = "2s"
+        self.receiver.respond(503)
+        self.start_daemon()
+        s = self.jibri()
+        j = self.wait_job(s.id, ("failed",), timeout=20,
+                          pred=lambda j: "next_attempt_at" not in j)
+        self.assertEqual(j["resume_step"], "notifying")
+        self.assertIn("503", j["error"])
+        n = len(self.receiver.all())
+        self.assertGreaterEqual(n, 2)
+        time.sleep(1.5)
+        self.assertEqual(len(self.receiver.all()), n)   # no more tries
+        self.receiver.respond(200)
+        p = self.cli("retry", s.id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = self.wait_job(s.id)
+        self.assertEqual(len({d.body for d in self.receiver.all()}), 1)
+        self.assert_webhook(s, j)
+
     def test_5xx_408_429_are_retried(self):
         self.receiver.script([500, 408, 429, 503])
         self.start_daemon()
@@ -591,6 +665,33 @@ class DiskFull(PipelineCase):
         self.assert_webhook(s, j)
         self.assertEqual(sha256_file(s.path), s.sha256)
         self.assertEqual(os.listdir(os.path.join(self.state, "work")), [])
+
+
+    def test_storage_full(self):
+        """The file:// storage fills up while storing: the job waits and
+        retries, leaves no partial object behind, and completes once
+        there is room."""
+        self.mount("-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                   target=self.storage)
+        src = self.big_media_file(seconds=4)
+        self.start_daemon()
+        s = self.jibri(room="full-room", source=src, slow=False)
+        j = self.wait_job(s.id, ("failed",), pred=lambda j:
+                          j.get("attempts", 0) >= 2)
+        self.assertEqual(j["resume_step"], "storing")
+        self.assertIn("next_attempt_at", j)
+        self.assertRegex(j["last_error"].lower(), "space")
+        leftovers = [f for f in self.storage_files() if ".tmp" in f]
+        self.assertEqual(leftovers, [])
+        self.assertEqual(self.receiver.all(), [])
+        p = __import__("subprocess").run(
+            ["mount", "-o", "remount,size=64m", self.storage],
+            capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = self.wait_job(s.id, timeout=20)
+        self.assert_session_done(s, j)
+        self.assert_webhook(s, j)
+        self.assertEqual(len(self.storage_files()), 3, self.storage_files())
 
 
 if __name__ == "__main__":
