@@ -11,7 +11,7 @@ import time
 import unittest
 
 import media
-from harness import (PIPELINE, PipelineCase, SECRET, SLOW, STATES, jibri_name,
+from harness import (PIPELINE, PipelineCase, SECRET, SLOW, STATES,
                      make_fixture, sha256_file)
 from receiver import Receiver
 

@@ -18,7 +18,7 @@ import time
 import unittest
 
 import media
-from harness import PipelineCase, SLOW, jibri_name, sha256_file
+from harness import PipelineCase, SLOW, sha256_file
 
 # (system call, how many points at most), in the order they are tried
 SYSCALLS = [("rename", 7), ("fsync", 7), ("copy_file_range", 5),

@@ -3,16 +3,18 @@
 A simulated Jibri records into RECORDINGS_DIR and calls jibri-finalize; the
 daemon probes, remuxes, stores and notifies a real HTTP receiver that
 checks the signature on its own."""
+import datetime
 import json
 import os
 import shutil
+import subprocess
 import time
+import types
 import unittest
-import urllib.parse
 
 import media
-from harness import (PipelineCase, SECRET, job_id, jibri_name, key_component,
-                     make_fixture, sha256_file)
+from harness import (PipelineCase, job_id, jibri_name, make_fixture,
+                     sha256_file)
 
 
 class SimulatedJibri(PipelineCase):
@@ -390,7 +392,6 @@ class Symlinks(PipelineCase):
 
 def iso_to_epoch(ts):
     """2025-01-15T11:15:00.123Z -> seconds since the epoch."""
-    import datetime
     return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=datetime.timezone.utc).timestamp()
 
@@ -556,7 +557,6 @@ class Discovery(PipelineCase):
         j = self.wait_job(jid, timeout=10)
         self.assertEqual(j["discovered_by"], "watcher")
         self.assertGreater(iso_to_epoch(j["created_at"]), written + 0.8)
-        import types
         s = types.SimpleNamespace(
             id=jid, path=path, source=src, room="lost-room", session_id=sid,
             size=size, meeting_url="https://meet.example.com/lost-room",
@@ -656,7 +656,7 @@ class DiskFull(PipelineCase):
         st = [x for x in self.status()["jobs"] if x["id"] == s.id][0]
         self.assertRegex(st["last_error"].lower(), "space")
         # the operator makes room
-        p = __import__("subprocess").run(
+        p = subprocess.run(
             ["mount", "-o", "remount,size=64m", self.state],
             capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -684,7 +684,7 @@ class DiskFull(PipelineCase):
         leftovers = [f for f in self.storage_files() if ".tmp" in f]
         self.assertEqual(leftovers, [])
         self.assertEqual(self.receiver.all(), [])
-        p = __import__("subprocess").run(
+        p = subprocess.run(
             ["mount", "-o", "remount,size=64m", self.storage],
             capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
