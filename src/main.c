@@ -21,7 +21,8 @@ static const struct {
 	{ "remux", remux_main, "remux IN OUT [--audio A]",
 	    "fast-start MP4 (+ audio-only file) by stream copy" },
 	{ "sign", sign_main, "sign FILE", "print the X-Jitsi-Signature of FILE" },
-	{ "put", put_main, "put FILE KEY", "store FILE under KEY in the configured storage" },
+	{ "put", put_main, "put FILE KEY [--resume STATE] [--content-type T]",
+	    "store FILE under KEY in the configured storage" },
 };
 
 static void

@@ -390,6 +390,7 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 		put.resume = resume;
 		put.checkpoint = checkpoint;
 		put.ctx = &cp;
+		put.cancel = ctx->stopping;
 		rc = store_put(st, &put, &obj, err, sizeof(err));
 		if (rc == STORE_RETRY) {
 			store_close(st);

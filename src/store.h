@@ -2,6 +2,8 @@
 #ifndef JP_STORE_H
 #define JP_STORE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +41,10 @@ struct store_put {
 	json_t *resume;
 	void (*checkpoint)(void *ctx);
 	void *ctx;
+	/* When not NULL and set (the daemon is stopping), a multipart upload
+	 * stops at the next part boundary and returns RETRY, its progress
+	 * kept for the next call. */
+	const atomic_bool *cancel;
 };
 
 /* Open the backend configured by cfg (STORAGE_URL and S3_* keys). The

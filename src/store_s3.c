@@ -546,6 +546,12 @@ store_s3_worker(void *p)
 		pthread_mutex_unlock(&u->lock);
 		if (i >= u->nparts || atomic_load(&u->stop))
 			break;
+		if (u->put->cancel != NULL && atomic_load(u->put->cancel)) {
+			store_s3_fail(u, STORE_RETRY, "stopped at a part boundary "
+			    "(the daemon is stopping); the upload continues at the "
+			    "next start");
+			break;
+		}
 		util_snprintf(query, sizeof(query), "partNumber=%u&uploadId=%s",
 		    i + 1, enc);
 		util_snprintf(what, sizeof(what), "UploadPart %u of %u", i + 1,
