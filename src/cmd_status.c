@@ -36,13 +36,37 @@ by_created(const void *a, const void *b)
 	return strcmp(cx ? cx : "", cy ? cy : "");
 }
 
+/* How far storing got: outputs stored, and for a multipart upload in
+ * progress (store_resume, see store_s3.c) its parts. */
+static json_t *
+progress(struct job *j)
+{
+	json_t *p = json_pack("{s:I, s:I}", "outputs_stored",
+	    (json_int_t)json_object_size(json_object_get(j->doc, "objects")),
+	    "outputs_total",
+	    (json_int_t)json_object_size(json_object_get(j->doc, "outputs")));
+	json_t *r;
+	const char *name;
+
+	json_object_foreach(json_object_get(j->doc, "store_resume"), name, r) {
+		json_int_t size = json_integer_value(json_object_get(r, "size"));
+		json_int_t part = json_integer_value(json_object_get(r,
+		    "part_size"));
+		if (part <= 0 || !json_is_array(json_object_get(r, "parts")))
+			continue;
+		json_object_set_new(p, "uploading", json_pack("{s:s, s:I, s:I}",
+		    "output", name, "parts_done", (json_int_t)json_array_size(
+		    json_object_get(r, "parts")), "parts_total",
+		    (json_int_t)((size + part - 1) / part)));
+	}
+	return p;
+}
+
 /* What status shows of a job (also the JSON of `status --json`). */
 static json_t *
 summary(struct job *j)
 {
 	json_t *s = json_object(), *wh = json_object_get(j->doc, "webhook");
-	json_t *outs = json_object_get(j->doc, "outputs");
-	json_t *objs = json_object_get(j->doc, "objects");
 	static const char *const keys[] = { "id", "state", "resume_step",
 		"room_name", "session_id", "source", "discovered_by", "attempts",
 		"last_error", "error", "result", "quarantined", "no_audio",
@@ -59,9 +83,7 @@ summary(struct job *j)
 	if (json_is_integer(json_object_get(j->doc, "next_attempt_at")))
 		json_object_set_new(s, "next_attempt_at", json_string(
 		    util_iso8601_ms(job_int(j, "next_attempt_at"), ts)));
-	json_object_set_new(s, "progress", json_pack("{s:I, s:I}",
-	    "outputs_stored", (json_int_t)json_object_size(objs),
-	    "outputs_total", (json_int_t)json_object_size(outs)));
+	json_object_set_new(s, "progress", progress(j));
 	if (wh != NULL) {
 		json_t *w = json_object();
 		json_t *v;
@@ -102,10 +124,22 @@ print_line(struct job *j)
 		    json_object_size(json_object_get(j->doc, "objects")),
 		    json_is_integer(json_object_get(wh, "status")) ?
 		    "acknowledged" : "disabled");
-	else if (st == JOB_STORING)
-		snprintf(info, sizeof(info), "%zu/%zu outputs stored",
-		    json_object_size(json_object_get(j->doc, "objects")),
-		    json_object_size(json_object_get(j->doc, "outputs")));
+	else if (st == JOB_STORING) {
+		json_t *p = progress(j), *up = json_object_get(p, "uploading");
+		snprintf(info, sizeof(info), "%lld/%lld outputs stored%s%s%s",
+		    (long long)json_integer_value(json_object_get(p,
+		    "outputs_stored")), (long long)json_integer_value(
+		    json_object_get(p, "outputs_total")), up ? ", " : "",
+		    up ? json_string_value(json_object_get(up, "output")) : "",
+		    up ? " uploading" : "");
+		if (up != NULL)
+			snprintf(info + strlen(info), sizeof(info) - strlen(info),
+			    " part %lld/%lld", (long long)json_integer_value(
+			    json_object_get(up, "parts_done")),
+			    (long long)json_integer_value(json_object_get(up,
+			    "parts_total")));
+		json_decref(p);
+	}
 	printf("%-12.12s  %-11s  %-24.24s  %-8.8s  %s\n", j->id,
 	    job_state_name(st), room ? room : "-",
 	    job_str(j, "session_id") ? job_str(j, "session_id") : "-", info);
