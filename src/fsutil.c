@@ -69,20 +69,19 @@ fs_write_all(int fd, const void *data, size_t n)
 	return write_all(fd, data, n);
 }
 
-/* Open a unique temporary file next to path; its name goes to tmp. */
+/* Open the temporary file next to path: always the same name, PATH.tmp,
+ * truncated. Every file made this way has one writer at a time (a job's
+ * own files, a key of its own), so a crash between open and rename leaves
+ * at most one PATH.tmp, which the next attempt reuses instead of adding a
+ * new stray file each time. */
 static int
 open_tmp(const char *path, char *tmp, size_t size, mode_t mode)
 {
-	unsigned char rnd[6];
-	char hex[13];
-
-	util_random(rnd, sizeof(rnd));
-	util_hex(rnd, sizeof(rnd), hex);
-	if (util_snprintf(tmp, size, "%s.tmp-%s", path, hex) < 0) {
+	if (util_snprintf(tmp, size, "%s.tmp", path) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	return open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    mode);
 }
 

@@ -7,10 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Write data to path atomically: a temporary file in the same directory,
- * written, fsync'ed (when durable), renamed over path, and the directory
- * fsync'ed (when durable). Readers see the old or the new content, never a
- * mix. Returns 0, or -1 with errno set (ENOSPC, EACCES, ...). */
+/* Write data to path atomically: the temporary file PATH.tmp, written,
+ * fsync'ed (when durable), renamed over path, and the directory fsync'ed
+ * (when durable). Readers see the old or the new content, never a mix.
+ * One writer per path at a time (the temporary name is fixed, so a crash
+ * leaves no more than one stray file). 0, or -1 with errno set. */
 int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode,
     bool durable);
 

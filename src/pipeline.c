@@ -207,22 +207,25 @@ object_key(struct job *j, const char *file)
 
 /* Hash and record one output file; 0 or -1 with errno. */
 static int
-record_output(struct job *j, const char *work, const struct output *o,
-    const char *file, const char *content_type)
+record_output(struct pipeline_ctx *ctx, struct job *j, const char *work,
+    const struct output *o, const char *file, const char *content_type)
 {
 	char path[PATH_MAX], hex[HASH_HEX_LEN];
 	uint64_t size;
 	json_t *e;
-	char *key;
+	char *key, *full;
 
 	util_snprintf(path, sizeof(path), "%s/%s", work, file);
 	if (fsync_path(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
 		return -1;
 	key = object_key(j, file);
-	e = json_pack("{s:s, s:s, s:I, s:s, s:s}", "file", file, "key", key,
-	    "size", (json_int_t)size, "sha256", hex, "content_type",
-	    content_type);
+	full = store_full_key(ctx->cfg, key);
+	/* store_key: what store_put is given; key: the object's full name */
+	e = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "file", file,
+	    "store_key", key, "key", full, "size", (json_int_t)size, "sha256",
+	    hex, "content_type", content_type);
 	free(key);
+	free(full);
 	json_object_set_new(job_obj(j, "outputs"), o->name, e);
 	return 0;
 }
@@ -267,14 +270,15 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 			job_set_bool(j, "no_audio", true);
 	}
 	if ((want & OUT_MP4) &&
-	    record_output(j, work, &outputs[0], "recording.mp4", "video/mp4") < 0)
+	    record_output(ctx, j, work, &outputs[0], "recording.mp4",
+	    "video/mp4") < 0)
 		goto io_fail;
 	if ((want & OUT_AUDIO) && !res.no_audio && res.audio_path[0] != '\0') {
 		const char *base = strrchr(res.audio_path, '/') + 1;
 		const char *ctype = strcmp(res.audio_ext, "m4a") == 0 ?
 		    "audio/mp4" : strcmp(res.audio_ext, "mka") == 0 ?
 		    "audio/x-matroska" : "application/octet-stream";
-		if (record_output(j, work, &outputs[1], base, ctype) < 0)
+		if (record_output(ctx, j, work, &outputs[1], base, ctype) < 0)
 			goto io_fail;
 	}
 	if (want & OUT_MANIFEST) {
@@ -283,7 +287,7 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 		util_snprintf(mpath, sizeof(mpath), "%s/manifest.json", work);
 		rc = fs_write_atomic(mpath, manifest, strlen(manifest), 0640, true);
 		free(manifest);
-		if (rc < 0 || record_output(j, work, &outputs[2], "manifest.json",
+		if (rc < 0 || record_output(ctx, j, work, &outputs[2], "manifest.json",
 		    "application/json") < 0)
 			goto io_fail;
 	}
@@ -382,7 +386,9 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 			json_object_set_new(resumes, name, resume);
 		}
 		memset(&put, 0, sizeof(put));
-		put.key = json_string_value(json_object_get(o, "key"));
+		put.key = json_string_value(json_object_get(o, "store_key"));
+		if (put.key == NULL)    /* a job made before store_key existed */
+			put.key = json_string_value(json_object_get(o, "key"));
 		put.path = path;
 		put.content_type = json_string_value(json_object_get(o,
 		    "content_type"));
@@ -401,7 +407,8 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 			return fail_for_good(ctx, j, err);
 		}
 		json_object_set_new(objects, name, json_pack("{s:s, s:s, s:I, s:s, "
-		    "s:s}", "key", put.key, "url", obj.url, "size",
+		    "s:s}", "key", json_string_value(json_object_get(o, "key")),
+		    "url", obj.url, "size",
 		    (json_int_t)obj.size, "sha256", sha ? sha : "", "etag",
 		    obj.etag));
 		json_object_del(resumes, name);

@@ -56,6 +56,29 @@ spool_close(struct spool *sp)
 	sp->lock_fd = -1;
 }
 
+/* Temporary job files a crash left behind (fsutil's NAME.tmp, and the
+ * NAME.tmp-RANDOM of earlier versions): only the lock holder writes job
+ * files, so once it holds the lock none of them is being written. */
+static void
+remove_strays(const char *dir)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!util_str_has_suffix(de->d_name, ".tmp") &&
+		    strstr(de->d_name, ".tmp-") == NULL)
+			continue;
+		if (util_snprintf(path, sizeof(path), "%s/%s", dir,
+		    de->d_name) == 0)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 int
 spool_lock(struct spool *sp, char *err, size_t errlen)
 {
@@ -75,6 +98,7 @@ spool_lock(struct spool *sp, char *err, size_t errlen)
 		sp->lock_fd = -1;
 		return -1;
 	}
+	remove_strays(sp->jobs);
 	return 0;
 }
 

@@ -139,3 +139,12 @@ store_check(struct store *st, char *err, size_t errlen)
 	unlink(probe);
 	return STORE_OK;
 }
+
+char *
+store_full_key(const struct config *cfg, const char *key)
+{
+	if (cfg->s3_bucket != NULL && cfg->s3_prefix != NULL &&
+	    cfg->s3_prefix[0] != '\0')
+		return xasprintf("%s/%s", cfg->s3_prefix, key);
+	return xstrdup(key);
+}

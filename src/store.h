@@ -67,4 +67,9 @@ void store_url(struct store *st, const char *key, char *buf, size_t size);
 
 void store_close(struct store *st);
 
+/* The object's full key in the bucket (S3_PREFIX/key) or its path below
+ * the storage directory (key): what the manifest, the webhook and the
+ * upload log call "key". Newly allocated. */
+char *store_full_key(const struct config *cfg, const char *key);
+
 #endif
