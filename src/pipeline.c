@@ -230,6 +230,64 @@ record_output(struct pipeline_ctx *ctx, struct job *j, const char *work,
 	return 0;
 }
 
+/* Probe what the remux wrote and hold it against the source's probe: the
+ * same streams, codecs and duration. A mismatch is our fault, not the
+ * recording's: the job stops for an operator, the source untouched. */
+static int
+verify_one(const json_t *src, const char *path, const char *only,
+    char *err, size_t errlen)
+{
+	struct probe_result out;
+	json_t *s;
+	size_t i;
+	int n = 0;
+	double want = json_number_value(json_object_get(src, "duration"));
+	char why[300];
+
+	if (probe_file(path, &out, why, sizeof(why)) != PROBE_OK) {
+		util_snprintf(err, errlen, "remux wrote %s, which does not probe: "
+		    "%s", path, why);
+		return -1;
+	}
+	json_array_foreach(json_object_get(src, "streams"), i, s) {
+		const char *type = json_string_value(json_object_get(s, "type"));
+		const char *codec = json_string_value(json_object_get(s, "codec"));
+		if (type == NULL || (strcmp(type, "video") != 0 &&
+		    strcmp(type, "audio") != 0) || (only && strcmp(type, only)))
+			continue;
+		if (only != NULL && n > 0)
+			break;  /* the audio file holds the first audio stream */
+		if (n >= out.nb_streams || strcmp(out.streams[n].type, type) ||
+		    strcmp(out.streams[n].codec, codec ? codec : "")) {
+			util_snprintf(err, errlen, "remux wrote %s with other streams "
+			    "than the source's (stream %d: want %s %s)", path, n,
+			    type, codec ? codec : "?");
+			return -1;
+		}
+		n++;
+	}
+	if (want > 1.0 && (out.duration < want - 1.0 ||
+	    out.duration > want + 1.0)) {
+		util_snprintf(err, errlen, "remux wrote %s lasting %.2f s, the "
+		    "source lasts %.2f s", path, out.duration, want);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+verify_outputs(struct job *j, const char *video, const char *audio,
+    char *err, size_t errlen)
+{
+	const json_t *src = json_object_get(j->doc, "probe");
+
+	if (video != NULL && verify_one(src, video, NULL, err, errlen) < 0)
+		return -1;
+	if (audio != NULL && verify_one(src, audio, "audio", err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 static enum step_result
 step_remux(struct pipeline_ctx *ctx, struct job *j)
 {
@@ -268,6 +326,12 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 		}
 		if (res.no_audio)
 			job_set_bool(j, "no_audio", true);
+		if (verify_outputs(j, (want & OUT_MP4) ? video : NULL,
+		    res.audio_path[0] ? res.audio_path : NULL, err,
+		    sizeof(err)) < 0) {
+			fs_remove_tree(work);
+			return fail_for_good(ctx, j, err);
+		}
 	}
 	if ((want & OUT_MP4) &&
 	    record_output(ctx, j, work, &outputs[0], "recording.mp4",
