@@ -31,11 +31,11 @@ fs_dirname(const char *path, char *buf, size_t size)
 }
 
 int
-fs_fsync_dir(const char *dir)
+fs_fsync(const char *path)
 {
 	int fd, rc, saved;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	rc = fsync(fd);
@@ -45,8 +45,8 @@ fs_fsync_dir(const char *dir)
 	return rc;
 }
 
-static int
-write_all(int fd, const void *data, size_t n)
+int
+fs_write_all(int fd, const void *data, size_t n)
 {
 	const char *p = data;
 
@@ -61,12 +61,6 @@ write_all(int fd, const void *data, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-int
-fs_write_all(int fd, const void *data, size_t n)
-{
-	return write_all(fd, data, n);
 }
 
 /* Open the temporary file next to path: always the same name, PATH.tmp,
@@ -102,7 +96,7 @@ commit_tmp(int fd, const char *tmp, const char *path, bool durable)
 	if (rename(tmp, path) < 0)
 		goto fail;
 	if (durable && fs_dirname(path, dir, sizeof(dir)) == 0 &&
-	    fs_fsync_dir(dir) < 0)
+	    fs_fsync(dir) < 0)
 		return -1;
 	return 0;
 fail:
@@ -124,7 +118,7 @@ fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode,
 	fd = open_tmp(path, tmp, sizeof(tmp), mode);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, n) < 0) {
+	if (fs_write_all(fd, data, n) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -235,7 +229,7 @@ copy_rw(int in_fd, off_t *in_off, int out_fd, uint64_t len)
 			errno = ENODATA; /* the source is shorter than it said */
 			goto fail;
 		}
-		if (write_all(out_fd, buf, (size_t)n) < 0)
+		if (fs_write_all(out_fd, buf, (size_t)n) < 0)
 			goto fail;
 		*in_off += n;
 		len -= (uint64_t)n;

@@ -15,8 +15,9 @@
 int fs_write_atomic(const char *path, const void *data, size_t n, mode_t mode,
     bool durable);
 
-/* fsync a directory so that a rename in it survives a power cut. */
-int fs_fsync_dir(const char *dir);
+/* fsync a file, or a directory so that a rename in it survives a power
+ * cut. 0 or -1/errno. */
+int fs_fsync(const char *path);
 
 /* mkdir -p with mode for the directories it creates. 0 or -1/errno. */
 int fs_mkdirs(const char *path, mode_t mode);

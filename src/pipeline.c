@@ -178,18 +178,6 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 	return advance(ctx, j, JOB_REMUXING);
 }
 
-static int
-fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* The storage key of an output: ROOM/SESSION/FILE, components made safe. */
 static char *
 object_key(struct job *j, const char *file)
@@ -216,7 +204,7 @@ record_output(struct pipeline_ctx *ctx, struct job *j, const char *work,
 	char *key, *full;
 
 	util_snprintf(path, sizeof(path), "%s/%s", work, file);
-	if (fsync_path(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
+	if (fs_fsync(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
 		return -1;
 	key = object_key(j, file);
 	full = store_full_key(ctx->cfg, key);
@@ -355,7 +343,7 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 		    "application/json") < 0)
 			goto io_fail;
 	}
-	if (fs_fsync_dir(work) < 0)
+	if (fs_fsync(work) < 0)
 		goto io_fail;
 	log_info("remuxed", "id", j->id, "method", res.video_method,
 	    "no_audio", res.no_audio ? "true" : "false");

@@ -32,12 +32,6 @@ session_is_media_name(const char *name)
 	return false;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 char **
 session_media_files(const char *dir, size_t *n)
 {
@@ -69,7 +63,7 @@ session_media_files(const char *dir, size_t *n)
 	}
 	closedir(d);
 	if (*n > 1)
-		qsort(v, *n, sizeof(char *), cmp_str);
+		qsort(v, *n, sizeof(char *), util_cmp_strp);
 	if (v == NULL)
 		v = xcalloc(1, sizeof(char *));
 	return v;

@@ -162,12 +162,6 @@ spool_load(const struct spool *sp, const char *id)
 	return load_path(path, why, sizeof(why));
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Sorted names in dir with the given suffix, skipping dot-files. */
 static char **
 list_dir(const char *dir, const char *suffix, size_t *n)
@@ -192,7 +186,7 @@ list_dir(const char *dir, const char *suffix, size_t *n)
 	}
 	closedir(d);
 	if (*n > 0)
-		qsort(v, *n, sizeof(char *), cmp_names);
+		qsort(v, *n, sizeof(char *), util_cmp_strp);
 	return v;
 }
 

@@ -246,6 +246,12 @@ util_relpath_clean(const char *p)
 	}
 }
 
+int
+util_cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

@@ -43,6 +43,9 @@ int util_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 bool util_str_has_suffix(const char *s, const char *suffix);
 
+/* qsort comparator for an array of char *. */
+int util_cmp_strp(const void *a, const void *b);
+
 /* A relative slash-separated path (a storage key, a key prefix) with no
  * empty, "." or ".." component: what no URL parser folds and no file://
  * path can escape with. "" is not one. */
