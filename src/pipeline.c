@@ -556,12 +556,11 @@ unlink_regular(const char *path)
 }
 
 int
-pipeline_delete_source(const struct config *cfg, struct job *j)
+pipeline_delete_source(struct job *j)
 {
 	const char *src = job_str(j, "source"), *dir = job_str(j, "session_dir");
 	char meta[PATH_MAX];
 	struct stat st;
-	(void)cfg;
 
 	if (job_bool(j, "quarantined") || job_str(j, "result") == NULL ||
 	    strcmp(job_str(j, "result"), "completed") != 0 ||
@@ -630,7 +629,7 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 		save(ctx, j);
 	}
 	if (!quarantined && ctx->cfg->keep_local == KEEP_DELETE)
-		pipeline_delete_source(ctx->cfg, j);
+		pipeline_delete_source(j);
 	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
 		fs_remove_tree(work);
 	job_set_str(j, "finished_at", util_iso8601_ms(util_now_ms(), ts));

@@ -26,6 +26,6 @@ void pipeline_run(struct pipeline_ctx *ctx, struct job *j);
  * else is left in it. Only for completed jobs whose objects were verified
  * and whose webhook was acknowledged (or disabled). Returns 1 when it
  * deleted, 0 when there was nothing to do, -1 on error (logged). */
-int pipeline_delete_source(const struct config *cfg, struct job *j);
+int pipeline_delete_source(struct job *j);
 
 #endif

@@ -399,7 +399,7 @@ sweep(struct daemon *d)
 		    job_int(j, "finished_at_ms") + d->cfg->keep_local_age * 1000 >
 		    now)
 			continue;
-		if (pipeline_delete_source(d->cfg, j) > 0)
+		if (pipeline_delete_source(j) > 0)
 			spool_save(&d->sp, j);
 	}
 	pthread_mutex_unlock(&d->mu);
