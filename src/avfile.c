@@ -118,9 +118,6 @@ int
 avfile_open_path(const char *path, int *fd, int64_t *size, int *sys_errno,
     char *err, size_t errlen)
 {
-	struct stat st;
-	int rc;
-
 	*fd = -1;
 	*sys_errno = 0;
 	/* O_NONBLOCK: a FIFO planted in the recordings directory must not
@@ -136,6 +133,17 @@ avfile_open_path(const char *path, int *fd, int64_t *size, int *sys_errno,
 		util_snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return AVFILE_IO;
 	}
+	return avfile_check_fd(fd, size, sys_errno, err, errlen);
+}
+
+int
+avfile_check_fd(int *fd, int64_t *size, int *sys_errno, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	*sys_errno = 0;
 	if (fstat(*fd, &st) < 0) {
 		*sys_errno = errno;
 		util_snprintf(err, errlen, "cannot stat: %s", strerror(errno));

@@ -40,6 +40,11 @@ struct avfile_out {
 int avfile_open_path(const char *path, int *fd, int64_t *size,
     int *sys_errno, char *err, size_t errlen);
 
+/* The same checks on a descriptor the caller opened (and hands over):
+ * on failure *fd is closed and set to -1. */
+int avfile_check_fd(int *fd, int64_t *size, int *sys_errno, char *err,
+    size_t errlen);
+
 /* Open path (O_NOFOLLOW, a regular non-empty file) and its demuxer (header
  * read, no avformat_find_stream_info). fd >= 0 borrows an already open
  * descriptor of the file instead of opening path (pread only: it can be

@@ -40,18 +40,65 @@ static const uint8_t faststart_m4a_ftyp[] = {
 
 size_t faststart_sink_size = 256 * 1024;
 
+/* An output file. Every byte appended to it goes through faststart_out_*,
+ * against a hard cap: the most this input can make (faststart.h). An
+ * index that slipped past mp4box_check_chunks and names more bytes than
+ * the file holds stops there as bad media, instead of filling the disk
+ * and having its ENOSPC retried for ever. */
+struct faststart_out {
+	int fd;
+	uint64_t written;       /* bytes appended so far */
+	uint64_t cap;           /* at most this many */
+	uint64_t in_size;       /* of the input, for the message */
+	bool over;              /* a write stopped at cap */
+};
+
+static int
+faststart_out_room(struct faststart_out *o, uint64_t n)
+{
+	if (n > o->cap - o->written) {
+		o->over = true;
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+faststart_out_write(struct faststart_out *o, const void *p, size_t n)
+{
+	if (faststart_out_room(o, n) < 0 || fs_write_all(o->fd, p, n) < 0)
+		return -1;
+	o->written += n;
+	return 0;
+}
+
+/* n bytes of in_fd from offset from, by the kernel. */
+static int
+faststart_out_copy(struct faststart_out *o, int in_fd, uint64_t from,
+    uint64_t n)
+{
+	off_t off = (off_t)from;
+
+	if (faststart_out_room(o, n) < 0 ||
+	    fs_copy_range(in_fd, &off, o->fd, n) < 0)
+		return -1;
+	o->written += n;
+	return 0;
+}
+
 /* Where a rewritten moov goes: a memory buffer of exactly its size (for
  * faststart_moov), or the output file through a small buffer, so that the
  * memory used does not double with the size of the index. Container sizes
  * are patched once their children are written: in the buffer, or with
  * pwrite when that part was flushed already. */
 struct faststart_sink {
-	int fd;                 /* -1: memory */
+	struct faststart_out *out; /* NULL: memory */
 	uint8_t *buf;
 	size_t cap, used;
-	uint64_t flushed;       /* fd: bytes written before buf[0] */
-	uint64_t start;         /* fd: file offset of the first byte */
-	int sys_errno;          /* fd: the write that failed */
+	uint64_t flushed;       /* out: bytes written before buf[0] */
+	uint64_t start;         /* out: file offset of the first byte */
+	int sys_errno;          /* out: the write that failed */
 };
 
 static uint64_t
@@ -63,9 +110,9 @@ faststart_sink_pos(const struct faststart_sink *k)
 static int
 faststart_sink_flush(struct faststart_sink *k)
 {
-	if (k->fd < 0 || k->used == 0)
+	if (k->out == NULL || k->used == 0)
 		return 0;
-	if (fs_write_all(k->fd, k->buf, k->used) < 0) {
+	if (faststart_out_write(k->out, k->buf, k->used) < 0) {
 		k->sys_errno = errno;
 		return -1;
 	}
@@ -80,7 +127,7 @@ faststart_sink_put(struct faststart_sink *k, const void *p, size_t n)
 	const uint8_t *q = p;
 	size_t room;
 
-	if (k->fd < 0) {
+	if (k->out == NULL) {
 		if (n > k->cap - k->used)
 			return -1;
 		memcpy(k->buf + k->used, q, n);
@@ -111,7 +158,7 @@ faststart_sink_patch(struct faststart_sink *k, uint64_t pos, const uint8_t *p,
 	if (pos + n > faststart_sink_pos(k))
 		return -1;
 	while (n > 0 && pos < k->flushed) {
-		w = pwrite(k->fd, p, n, (off_t)(k->start + pos));
+		w = pwrite(k->out->fd, p, n, (off_t)(k->start + pos));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -451,7 +498,7 @@ faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
     uint8_t **out, size_t *outlen, bool *upgraded, char *err, size_t errlen)
 {
 	bool upgrade[MP4BOX_MAX_TRACKS];
-	struct faststart_sink k = { .fd = -1 };
+	struct faststart_sink k = { .out = NULL };
 	struct faststart_emit e;
 	uint64_t len, pad;
 	int rc;
@@ -481,12 +528,36 @@ faststart_moov(const struct mp4box_moov *m, uint64_t extra, uint32_t align,
 	return FASTSTART_OK;
 }
 
+/* A write failed: IO with the errno, or BAD when it was the cap. */
 static int
-faststart_io(struct faststart_info *info, char *err, size_t errlen)
+faststart_io(struct faststart_info *info, const struct faststart_out *o,
+    char *err, size_t errlen)
 {
+	if (o != NULL && o->over) {
+		util_snprintf(err, errlen, "corrupt index: the output would "
+		    "pass %llu bytes, the most this %llu-byte input can make: "
+		    "the index names more sample bytes than the file holds",
+		    (unsigned long long)o->cap, (unsigned long long)o->in_size);
+		return FASTSTART_BAD;
+	}
 	info->sys_errno = errno != 0 ? errno : EIO;
 	util_snprintf(err, errlen, "%s", strerror(info->sys_errno));
 	return FASTSTART_IO;
+}
+
+/* The most a fast-start copy of f can be: the input, its moov grown by
+ * the co64 upgrade (4 more bytes a chunk of each 32-bit table), and the
+ * padding (less than FASTSTART_ALIGN + 8). */
+static uint64_t
+faststart_video_cap(const struct mp4box_file *f)
+{
+	uint64_t cap = f->size + FASTSTART_ALIGN + 8;
+	size_t i;
+
+	for (i = 0; i < f->moov->nb_tracks; i++)
+		if (f->moov->track[i].co_off != 0 && !f->moov->track[i].co64)
+			cap += 4 * (uint64_t)f->moov->track[i].nb_chunks;
+	return cap;
 }
 
 int
@@ -496,19 +567,20 @@ faststart_video(const struct mp4box_file *f, int out_fd,
 	const struct mp4box_layout *l = f->layout;
 	const struct mp4box *mb = &l->box[l->moov], *first;
 	bool upgrade[MP4BOX_MAX_TRACKS];
-	struct faststart_sink k = { .fd = out_fd };
+	struct faststart_out o = { .fd = out_fd };
+	struct faststart_sink k = { .out = &o };
 	struct faststart_emit e;
-	uint64_t span, len, pad;
-	off_t off;
+	uint64_t span, len, pad, tail;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
 	errno = 0;
+	o.cap = faststart_video_cap(f);
+	o.in_size = f->size;
 	if (l->first_mdat < 0 || l->box[l->first_mdat].off > mb->off) {
 		/* the index is in front already: a plain copy */
-		off = 0;
-		if (fs_copy_range(f->fd, &off, out_fd, f->size) < 0)
-			return faststart_io(info, err, errlen);
+		if (faststart_out_copy(&o, f->fd, 0, f->size) < 0)
+			return faststart_io(info, &o, err, errlen);
 		info->moov_size = mb->size;
 		info->out_size = f->size;
 		return FASTSTART_OK;
@@ -526,9 +598,8 @@ faststart_video(const struct mp4box_file *f, int out_fd,
 	if (rc != FASTSTART_OK)
 		return rc;
 	/* the boxes before the mdat stay; the new moov follows them */
-	off = 0;
-	if (fs_copy_range(f->fd, &off, out_fd, first->off) < 0)
-		return faststart_io(info, err, errlen);
+	if (faststart_out_copy(&o, f->fd, 0, first->off) < 0)
+		return faststart_io(info, &o, err, errlen);
 	k.start = first->off;
 	k.cap = faststart_sink_size > 16 ? faststart_sink_size : 16;
 	k.buf = xmalloc(k.cap);
@@ -546,18 +617,18 @@ faststart_video(const struct mp4box_file *f, int out_fd,
 	}
 	free(k.buf);
 	if (rc != FASTSTART_OK)
-		return rc == FASTSTART_IO ? faststart_io(info, err, errlen) : rc;
+		return rc == FASTSTART_IO ? faststart_io(info, &o, err, errlen) :
+		    rc;
 	/* the samples, and anything after the old moov, by the kernel */
-	off = (off_t)first->off;
-	if (fs_copy_range(f->fd, &off, out_fd, span) < 0)
-		return faststart_io(info, err, errlen);
-	off = (off_t)(mb->off + mb->size);
-	if (f->size > (uint64_t)off &&
-	    fs_copy_range(f->fd, &off, out_fd, f->size - (uint64_t)off) < 0)
-		return faststart_io(info, err, errlen);
+	if (faststart_out_copy(&o, f->fd, first->off, span) < 0)
+		return faststart_io(info, &o, err, errlen);
+	tail = f->size - (mb->off + mb->size);
+	if (tail > 0 && faststart_out_copy(&o, f->fd, mb->off + mb->size,
+	    tail) < 0)
+		return faststart_io(info, &o, err, errlen);
 	info->moved = true;
 	info->moov_size = len + pad;
-	info->out_size = f->size - mb->size + len + pad;
+	info->out_size = o.written;
 	return FASTSTART_OK;
 }
 
@@ -575,7 +646,8 @@ faststart_audio_track(const struct mp4box_file *f)
 /* Collects the chunks of a track into a buffer, one pread per run of
  * adjacent chunks, and writes the buffer out when full. */
 struct faststart_gather {
-	int in_fd, out_fd;
+	int in_fd;
+	struct faststart_out *out;
 	uint8_t *buf;
 	size_t used;
 	uint64_t run_off, run_len; /* adjacent chunks not read yet */
@@ -589,7 +661,7 @@ faststart_gather_read(struct faststart_gather *g)
 
 	while (g->run_len > 0) {
 		if (g->used == FASTSTART_GATHER_BUF) {
-			if (fs_write_all(g->out_fd, g->buf, g->used) < 0)
+			if (faststart_out_write(g->out, g->buf, g->used) < 0)
 				return -1;
 			g->used = 0;
 		}
@@ -635,16 +707,18 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 	const struct mp4box_moov *m = f->moov;
 	const struct mp4box_track *t;
 	bool upgrade[MP4BOX_MAX_TRACKS] = { false };
-	struct faststart_gather g = { .in_fd = f->fd, .out_fd = out_fd };
-	struct faststart_sink k = { .fd = out_fd };
+	struct faststart_out o = { .fd = out_fd, .in_size = f->size };
+	struct faststart_gather g = { .in_fd = f->fd, .out = &o };
+	struct faststart_sink k = { .out = &o };
 	struct faststart_emit e;
 	struct mp4box_chunks it;
-	uint64_t len, total = 0, off, bytes;
+	uint64_t len, total = 0, off, bytes, held;
 	uint8_t mdat[16];
 	unsigned mdat_hdr;
 	uint32_t idx;
 	size_t i;
 	int r, rc;
+	char name[64];
 
 	memset(info, 0, sizeof(*info));
 	errno = 0;
@@ -659,6 +733,17 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		total += bytes;
 	if (r < 0)
 		return FASTSTART_BAD;
+	/* each chunk's bytes are in the mdat once (mp4box_check_chunks):
+	 * together no more than it holds, whatever the index claims */
+	held = mp4box_mdat_bytes(f->layout);
+	if (total > held) {
+		util_snprintf(err, errlen, "corrupt index: the chunks of %s add "
+		    "up to %llu bytes, more than the %llu bytes of sample data "
+		    "in the file", mp4box_track_name(m, (size_t)track, name,
+		    sizeof(name)), (unsigned long long)total,
+		    (unsigned long long)held);
+		return FASTSTART_BAD;
+	}
 
 	/* the new moov: the other traks left out, the table maybe wider */
 	len = m->len;
@@ -673,9 +758,11 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		    (uint64_t)t->nb_chunks);
 		info->upgraded = true;
 	}
-	if (fs_write_all(out_fd, faststart_m4a_ftyp,
+	/* the output is exactly this: the cap stops any byte more */
+	o.cap = sizeof(faststart_m4a_ftyp) + len + mdat_hdr + total;
+	if (faststart_out_write(&o, faststart_m4a_ftyp,
 	    sizeof(faststart_m4a_ftyp)) < 0)
-		return faststart_io(info, err, errlen);
+		return faststart_io(info, &o, err, errlen);
 	k.start = sizeof(faststart_m4a_ftyp);
 	k.cap = faststart_sink_size > 16 ? faststart_sink_size : 16;
 	k.buf = xmalloc(k.cap);
@@ -693,7 +780,8 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 	}
 	free(k.buf);
 	if (rc != FASTSTART_OK)
-		return rc == FASTSTART_IO ? faststart_io(info, err, errlen) : rc;
+		return rc == FASTSTART_IO ? faststart_io(info, &o, err, errlen) :
+		    rc;
 
 	if (mdat_hdr == 16) {
 		mp4box_wb32(mdat, 1);
@@ -703,22 +791,22 @@ faststart_audio(const struct mp4box_file *f, int track, int out_fd,
 		mp4box_wb32(mdat, (uint32_t)(total + 8));
 		mp4box_wb32(mdat + 4, T_MDAT);
 	}
-	if (fs_write_all(out_fd, mdat, mdat_hdr) < 0)
-		return faststart_io(info, err, errlen);
+	if (faststart_out_write(&o, mdat, mdat_hdr) < 0)
+		return faststart_io(info, &o, err, errlen);
 	g.buf = xmalloc(FASTSTART_GATHER_BUF);
 	mp4box_chunks_init(&it, t);
 	while (mp4box_chunks_next(&it, &idx, &off, &bytes, err, errlen) == 1)
 		if (bytes > 0 && faststart_gather_add(&g, off, bytes) < 0)
 			goto io;
 	if (faststart_gather_read(&g) < 0 ||
-	    fs_write_all(out_fd, g.buf, g.used) < 0)
+	    faststart_out_write(&o, g.buf, g.used) < 0)
 		goto io;
 	free(g.buf);
 	info->moov_size = len;
-	info->out_size = e.base + total;
+	info->out_size = o.written;
 	return FASTSTART_OK;
 io:
-	rc = faststart_io(info, err, errlen);
+	rc = faststart_io(info, &o, err, errlen);
 	free(g.buf);
 	return rc;
 }

@@ -12,7 +12,13 @@
 
 #include "mp4box.h"
 
-/* Results: the MP4BOX_* values. */
+/* Results: the MP4BOX_* values.
+ *
+ * Every output has a hard cap, the most its input can make: the video
+ * file, the input plus the moov's growth (co64 tables, 4 bytes a chunk)
+ * and its padding; the audio file, the track's sample bytes (no more than
+ * the mdat holds) plus its moov, ftyp and mdat header. The writer stops at
+ * the cap with FASTSTART_BAD (the index is corrupt), never fills a disk. */
 enum {
 	FASTSTART_OK = MP4BOX_OK,
 	FASTSTART_BAD = MP4BOX_BAD,
@@ -47,7 +53,8 @@ struct faststart_info {
  * chunk offset moved, a padding 'free' box, then the mdat and what follows
  * it, copied with fs_copy_range. A file whose moov is in front already is
  * copied as it is. FASTSTART_OK, or UNSUPPORTED (mdat boxes on both sides
- * of the moov: use libavformat) or IO (info->sys_errno) with a reason. */
+ * of the moov: use libavformat), BAD (the cap) or IO (info->sys_errno)
+ * with a reason. */
 int faststart_video(const struct mp4box_file *f, int out_fd,
     struct faststart_info *info, char *err, size_t errlen);
 
@@ -58,7 +65,8 @@ int faststart_audio_track(const struct mp4box_file *f);
  * ftyp 'M4A ', the moov with the other tracks left out and the chunk
  * offsets pointing into the new mdat, then the track's chunks in order.
  * The sample entry, timing and edit tables are copied as they are, so the
- * packets are the input's. FASTSTART_OK, BAD or IO (info->sys_errno). */
+ * packets are the input's. FASTSTART_OK, BAD (chunks adding up to more
+ * than the mdat holds, the cap) or IO (info->sys_errno). */
 int faststart_audio(const struct mp4box_file *f, int track, int out_fd,
     struct faststart_info *info, char *err, size_t errlen);
 

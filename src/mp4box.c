@@ -2,7 +2,14 @@
  *
  * Everything here reads untrusted bytes: each size is checked against its
  * parent before it is used, counts are checked against the bytes that hold
- * them, and sums are done in 64 bits with overflow checks. */
+ * them, and sums are done in 64 bits with overflow checks.
+ *
+ * Every byte of sample data belongs to one chunk at most: a chunk lies
+ * inside the payload of one mdat, and no two chunks (of any tracks)
+ * overlap. The outputs are built from the chunks, so an index that names
+ * the same bytes again and again (every chunk at the start of the mdat,
+ * each as large as the mdat) would make them grow as chunks x mdat: a few
+ * MB of index, terabytes of output. */
 #include "mp4box.h"
 #include "util.h"
 
@@ -426,6 +433,16 @@ mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
 	return MP4BOX_OK;
 }
 
+/* True when [off, off+len) lies inside the payload of box b. Each side is
+ * compared on its own: off past the end must not wrap end - off around. */
+static bool
+mp4box_in_payload(const struct mp4box *b, uint64_t off, uint64_t len)
+{
+	uint64_t start = b->off + b->hdr, end = b->off + b->size;
+
+	return off >= start && off <= end && len <= end - off;
+}
+
 /* The mdat whose payload holds [off, off+len), or NULL. The caller keeps
  * the last answer: consecutive chunks almost always share one mdat. */
 static const struct mp4box *
@@ -435,14 +452,44 @@ mp4box_find_mdat(const struct mp4box_layout *l, uint64_t off, uint64_t len)
 
 	for (i = (size_t)l->first_mdat; i <= (size_t)l->last_mdat; i++) {
 		const struct mp4box *b = &l->box[i];
-		uint64_t start = b->off + b->hdr, end = b->off + b->size;
 
-		if (b->type != T_MDAT)
-			continue;
-		if (off >= start && off <= end && len <= end - off)
+		if (b->type == T_MDAT && mp4box_in_payload(b, off, len))
 			return b;
 	}
 	return NULL;
+}
+
+uint64_t
+mp4box_mdat_bytes(const struct mp4box_layout *l)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	if (l->first_mdat < 0)
+		return 0;
+	for (i = (size_t)l->first_mdat; i <= (size_t)l->last_mdat; i++)
+		if (l->box[i].type == T_MDAT)
+			sum += l->box[i].size - l->box[i].hdr;
+	return sum;
+}
+
+const char *
+mp4box_track_name(const struct mp4box_moov *m, size_t ti, char *buf,
+    size_t size)
+{
+	uint32_t h = ti < m->nb_tracks ? m->track[ti].handler : 0;
+	char ts[16];
+
+	if (h == MP4BOX_TYPE('v', 'i', 'd', 'e'))
+		util_snprintf(buf, size, "track %zu (video)", ti);
+	else if (h == MP4BOX_TYPE('s', 'o', 'u', 'n'))
+		util_snprintf(buf, size, "track %zu (audio)", ti);
+	else if (h != 0)
+		util_snprintf(buf, size, "track %zu (%s)", ti,
+		    mp4box_type_str(h, ts));
+	else
+		util_snprintf(buf, size, "track %zu", ti);
+	return buf;
 }
 
 void
@@ -511,10 +558,28 @@ mp4box_chunks_next(struct mp4box_chunks *c, uint32_t *index, uint64_t *off,
 	return 1;
 }
 
-static int
-mp4box_check_track(const struct mp4box_track *t, size_t ti,
-    const struct mp4box_layout *l, char *err, size_t errlen)
+/* The bytes of one chunk, for the overlap check: 16 bytes a chunk. */
+struct mp4box_range {
+	uint64_t off;
+	uint64_t len;
+};
+
+/* A track whose chunks are walked: it has samples, and sizes we read. */
+static bool
+mp4box_track_walked(const struct mp4box_track *t)
 {
+	return (t->nb_samples != 0 || t->nb_chunks != 0) && !t->stz2;
+}
+
+/* Check the chunks of track ti against the mdat boxes of l and append the
+ * byte range of each chunk that holds bytes to out (room for nb_chunks
+ * more). */
+static int
+mp4box_check_track(const struct mp4box_moov *m, size_t ti,
+    const struct mp4box_layout *l, struct mp4box_range *out, size_t *n,
+    char *err, size_t errlen)
+{
+	const struct mp4box_track *t = &m->track[ti];
 	const struct mp4box *hint = NULL;
 	struct mp4box_chunks it;
 	uint64_t off, bytes;
@@ -551,8 +616,7 @@ mp4box_check_track(const struct mp4box_track *t, size_t ti,
 			    (unsigned long long)l->file_size);
 			return MP4BOX_BAD;
 		}
-		if (hint == NULL || off < hint->off + hint->hdr ||
-		    bytes > hint->off + hint->size - off)
+		if (hint == NULL || !mp4box_in_payload(hint, off, bytes))
 			hint = mp4box_find_mdat(l, off, bytes);
 		if (hint == NULL) {
 			/* the format would allow it; no muxer does it, and a
@@ -562,6 +626,13 @@ mp4box_check_track(const struct mp4box_track *t, size_t ti,
 			    (unsigned long long)off, (unsigned long long)bytes);
 			return MP4BOX_BAD;
 		}
+		/* mp4box_chunks_next gives each chunk once: nb_chunks at
+		 * most, the room the caller made */
+		if (bytes > 0) {
+			out[*n].off = off;
+			out[*n].len = bytes;
+			(*n)++;
+		}
 	}
 	if (r < 0) {
 		util_snprintf(err, errlen, "track %zu: %s", ti, why);
@@ -570,19 +641,167 @@ mp4box_check_track(const struct mp4box_track *t, size_t ti,
 	return MP4BOX_OK;
 }
 
+static int
+mp4box_range_cmp(const void *a, const void *b)
+{
+	const struct mp4box_range *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return 0;
+}
+
+/* The track and chunk (0-based) whose bytes are r, other than (st, sc):
+ * the sorted ranges do not say whose they are, and an overlap is rare
+ * enough to walk the tables again to name it. */
+static void
+mp4box_whose(const struct mp4box_moov *m, const struct mp4box_range *r,
+    size_t st, uint32_t sc, size_t *ti, uint32_t *ci)
+{
+	struct mp4box_chunks it;
+	uint64_t off, bytes;
+	uint32_t chunk;
+	char why[200];
+	size_t i;
+
+	*ti = 0;
+	*ci = 0;
+	for (i = 0; i < m->nb_tracks; i++) {
+		if (!mp4box_track_walked(&m->track[i]))
+			continue;
+		mp4box_chunks_init(&it, &m->track[i]);
+		while (mp4box_chunks_next(&it, &chunk, &off, &bytes, why,
+		    sizeof(why)) == 1) {
+			if (off == r->off && bytes == r->len &&
+			    (i != st || chunk != sc)) {
+				*ti = i;
+				*ci = chunk;
+				return;
+			}
+		}
+	}
+}
+
+/* The first two ranges that overlap, in file order: *a before *b; false
+ * when none do. Once sorted by offset, ranges that do not overlap their
+ * next one do not overlap at all. run[j]..run[j + 1] are the ranges of a
+ * track; when each of them is in file order already (every muxer writes
+ * them so) and they are few, merging them is the sort: O(n) against the
+ * O(n log n) of qsort, which would cost a 90-minute file 30 ms of the
+ * 450 its remux takes. */
+static bool
+mp4box_first_overlap(struct mp4box_range *r, size_t n, const size_t *run,
+    size_t nruns, bool runs_sorted, const struct mp4box_range **a,
+    const struct mp4box_range **b)
+{
+	size_t at[MP4BOX_MAX_TRACKS], i, j, best;
+	const struct mp4box_range *prev = NULL, *cur;
+
+	if (!runs_sorted || nruns > 4) {
+		qsort(r, n, sizeof(*r), mp4box_range_cmp);
+		for (i = 1; i < n; i++) {
+			if (r[i].off - r[i - 1].off < r[i - 1].len) {
+				*a = &r[i - 1];
+				*b = &r[i];
+				return true;
+			}
+		}
+		return false;
+	}
+	for (j = 0; j < nruns; j++)
+		at[j] = run[j];
+	for (;;) {
+		best = nruns;
+		for (j = 0; j < nruns; j++)
+			if (at[j] < run[j + 1] && (best == nruns ||
+			    mp4box_range_cmp(&r[at[j]], &r[at[best]]) < 0))
+				best = j;
+		if (best == nruns)
+			return false;
+		cur = &r[at[best]++];
+		if (prev != NULL && cur->off - prev->off < prev->len) {
+			*a = prev;
+			*b = cur;
+			return true;
+		}
+		prev = cur;
+	}
+}
+
+/* b overlaps a (a first in file order): say whose chunks they are. */
+static int
+mp4box_overlap_error(const struct mp4box_moov *m,
+    const struct mp4box_range *a, const struct mp4box_range *b, char *err,
+    size_t errlen)
+{
+	char na[64], nb[64], tmp[64];
+	size_t ta, tb;
+	uint32_t ca, cb;
+
+	mp4box_whose(m, a, SIZE_MAX, 0, &ta, &ca);
+	mp4box_whose(m, b, ta, ca, &tb, &cb);
+	mp4box_track_name(m, tb, nb, sizeof(nb));
+	if (ta == tb)
+		na[0] = '\0';
+	else
+		util_snprintf(na, sizeof(na), "%s ",
+		    mp4box_track_name(m, ta, tmp, sizeof(tmp)));
+	util_snprintf(err, errlen, "corrupt moov: %s chunk %u at offset %llu "
+	    "overlaps %schunk %u (offset %llu, %llu bytes): the index names "
+	    "the same sample bytes twice", nb, cb + 1,
+	    (unsigned long long)b->off, na, ca + 1,
+	    (unsigned long long)a->off, (unsigned long long)a->len);
+	return MP4BOX_BAD;
+}
+
 int
 mp4box_check_chunks(const struct mp4box_moov *m,
     const struct mp4box_layout *l, char *err, size_t errlen)
 {
-	size_t i;
-	int rc;
+	const struct mp4box_range *a, *b;
+	struct mp4box_range *r;
+	size_t run[MP4BOX_MAX_TRACKS + 1], nruns = 0, i, j, n = 0, cap = 0;
+	char why[128] = "";
+	int rc = MP4BOX_OK;
+	bool unsupported = false, sorted = true;
 
+	for (i = 0; i < m->nb_tracks; i++)
+		if (mp4box_track_walked(&m->track[i]))
+			cap += m->track[i].nb_chunks;
+	/* an stco entry (4 bytes of the moov) per chunk: at most
+	 * MP4BOX_MAX_MOOV / 4 of them */
+	r = xmalloc(cap * sizeof(*r));
 	for (i = 0; i < m->nb_tracks; i++) {
-		rc = mp4box_check_track(&m->track[i], i, l, err, errlen);
-		if (rc != MP4BOX_OK)
-			return rc;
+		run[nruns] = n;
+		rc = mp4box_check_track(m, i, l, r, &n, err, errlen);
+		if (rc == MP4BOX_UNSUPPORTED) {
+			/* the other tracks are still checked: a bad one makes
+			 * the file bad, whichever path would have read it */
+			if (!unsupported)
+				util_strlcpy(why, err, sizeof(why));
+			unsupported = true;
+			rc = MP4BOX_OK;
+		} else if (rc != MP4BOX_OK) {
+			goto done;
+		}
+		if (n == run[nruns])
+			continue;
+		for (j = run[nruns] + 1; j < n && sorted; j++)
+			sorted = mp4box_range_cmp(&r[j - 1], &r[j]) <= 0;
+		nruns++;
 	}
-	return MP4BOX_OK;
+	run[nruns] = n;
+	if (mp4box_first_overlap(r, n, run, nruns, sorted, &a, &b)) {
+		rc = mp4box_overlap_error(m, a, b, err, errlen);
+	} else if (unsupported) {
+		util_snprintf(err, errlen, "%s", why);
+		rc = MP4BOX_UNSUPPORTED;
+	}
+done:
+	free(r);
+	return rc;
 }
 
 int
@@ -603,11 +822,8 @@ mp4box_load(int fd, uint64_t size, struct mp4box_file *f, char *err,
 	rc = mp4box_scan(fd, size, f->layout, err, errlen);
 	if (rc != MP4BOX_OK)
 		goto fail;
-	if (f->layout->fragmented) {
-		util_snprintf(err, errlen, "fragmented MP4 (moof boxes)");
-		rc = MP4BOX_UNSUPPORTED;
-		goto fail;
-	}
+	/* a fragmented file goes to libavformat, which reads the moov's
+	 * samples too: they are checked first, like any other file's */
 	b = &f->layout->box[f->layout->moov];
 	if (b->size > MP4BOX_MAX_MOOV) {
 		util_snprintf(err, errlen, "moov atom of %llu bytes is larger "
@@ -628,14 +844,15 @@ mp4box_load(int fd, uint64_t size, struct mp4box_file *f, char *err,
 	    errlen);
 	if (rc != MP4BOX_OK)
 		goto fail;
-	if (f->moov->fragmented) {
-		util_snprintf(err, errlen, "fragmented MP4 (mvex in the moov)");
-		rc = MP4BOX_UNSUPPORTED;
-		goto fail;
-	}
 	rc = mp4box_check_chunks(f->moov, f->layout, err, errlen);
 	if (rc != MP4BOX_OK)
 		goto fail;
+	if (f->layout->fragmented || f->moov->fragmented) {
+		util_snprintf(err, errlen, "fragmented MP4 (%s)",
+		    f->layout->fragmented ? "moof boxes" : "mvex in the moov");
+		rc = MP4BOX_UNSUPPORTED;
+		goto fail;
+	}
 	return MP4BOX_OK;
 fail:
 	if (rc == MP4BOX_IO)

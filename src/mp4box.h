@@ -140,16 +140,30 @@ int mp4box_parse_moov(const uint8_t *buf, size_t len, struct mp4box_moov *m,
     char *err, size_t errlen);
 
 /* Check that every chunk of every track, with the sizes of its samples,
- * lies inside the payload of an mdat box of l: BAD when a chunk reaches
- * past the end of the file or lies outside the mdat (no muxer writes
- * samples elsewhere), or the tables disagree; UNSUPPORTED for compact
- * sample sizes (stz2). */
+ * lies inside the payload of an mdat box of l and that no two chunks, of
+ * any tracks, share a byte: BAD when a chunk reaches past the end of the
+ * file or lies outside the mdat (no muxer writes samples elsewhere), when
+ * chunks overlap (the outputs would hold the same bytes again and again),
+ * or the tables disagree; UNSUPPORTED for compact sample sizes (stz2),
+ * once the other tracks passed: BAD wins. The overlap check orders the
+ * chunks' byte ranges (a merge of the tracks when each is in file order,
+ * else qsort), 16 bytes a chunk: 5 MB for 90 minutes, at most
+ * MP4BOX_MAX_MOOV / 4 chunks (an stco entry each). */
 int mp4box_check_chunks(const struct mp4box_moov *m,
     const struct mp4box_layout *l, char *err, size_t errlen);
 
+/* The payload bytes of every mdat of l: what all the chunks together can
+ * hold at most, once mp4box_check_chunks passed. */
+uint64_t mp4box_mdat_bytes(const struct mp4box_layout *l);
+
+/* "track 1 (audio)": a track of m for messages. Returns buf. */
+const char *mp4box_track_name(const struct mp4box_moov *m, size_t ti,
+    char *buf, size_t size);
+
 /* Scan, read the moov (at most MP4BOX_MAX_MOOV), parse and check it:
  * MP4BOX_OK with f filled (free it with mp4box_free), or BAD/IO (errno
- * set)/UNSUPPORTED (fragmented...) with a reason. fd stays the caller's. */
+ * set)/UNSUPPORTED (fragmented...) with a reason. A fragmented file's
+ * moov is checked too before it is UNSUPPORTED. fd stays the caller's. */
 int mp4box_load(int fd, uint64_t size, struct mp4box_file *f, char *err,
     size_t errlen);
 void mp4box_free(struct mp4box_file *f);

@@ -8,7 +8,9 @@
  * a 10-minute recording. Inputs the box level does not handle (Matroska,
  * fragmented MP4, audio MP4 cannot hold...) get a libavformat stream copy:
  * FFmpeg's doc/examples/remux.c, with the audio demuxer reading the audio
- * samples only. */
+ * samples only. Either way no output holds more than its input can: an
+ * index naming the same bytes again and again is bad media, not a disk
+ * to fill (mp4box_check_chunks, the caps in faststart.h, remux_libav_cap). */
 #include "remux.h"
 #include "avfile.h"
 #include "avlib.h"
@@ -32,6 +34,7 @@ struct remux_audio {
 	int in_fd;              /* shared with the video copy: pread only */
 	const struct mp4box_file *mp4; /* box level when not NULL */
 	int track;              /* the sound track of mp4 */
+	bool box_checked;       /* mp4box_load judged in already */
 	const char *out;        /* what the caller asked for */
 	char path[PATH_MAX];    /* what was written ("" when nothing) */
 	const char *ext;
@@ -64,6 +67,53 @@ remux_classify_write(int averr, int out_errno, int *sys_errno)
 		*sys_errno = e;
 		return REMUX_IO;
 	}
+	return REMUX_BAD_MEDIA;
+}
+
+/* An MP4 that libavformat reads although it did not look like one to
+ * mp4box_sniff (an unusual first box) is judged by its boxes all the same:
+ * what the box level calls bad (overlapping chunks...) is bad media on
+ * every path. REMUX_OK when the boxes pass or are only UNSUPPORTED. */
+static int
+remux_box_verdict(const struct avfile *in, bool checked, int *sys_errno,
+    char *err, size_t errlen)
+{
+	struct mp4box_file f;
+	int rc;
+
+	if (checked || strncmp(in->fmt->iformat->name, "mov,", 4) != 0)
+		return REMUX_OK;
+	rc = mp4box_load(in->fd, (uint64_t)in->size, &f, err, errlen);
+	if (rc == MP4BOX_OK)
+		mp4box_free(&f);
+	if (rc == MP4BOX_BAD)
+		return REMUX_BAD_MEDIA;
+	if (rc == MP4BOX_IO) {
+		*sys_errno = errno;
+		return REMUX_IO;
+	}
+	return REMUX_OK;
+}
+
+/* A stream copy writes each packet of its input once, so the packets hold
+ * no more bytes than the input: an eighth more, and 64 KiB, leave room for
+ * Matroska's header stripping (bytes every frame repeats, kept once in the
+ * track header). More means an index that names the same bytes again and
+ * again: stop as bad media before the output fills the disk. */
+static uint64_t
+remux_libav_cap(int64_t in_size)
+{
+	return (uint64_t)in_size + (uint64_t)in_size / 8 + 65536;
+}
+
+static int
+remux_over_cap(uint64_t cap, int64_t in_size, const char *what, char *err,
+    size_t errlen)
+{
+	util_snprintf(err, errlen, "corrupt index: the %s packets add up to "
+	    "more than %llu bytes, the most this %lld-byte input can hold: "
+	    "its index names the same bytes more than once", what,
+	    (unsigned long long)cap, (long long)in_size);
 	return REMUX_BAD_MEDIA;
 }
 
@@ -121,6 +171,7 @@ remux_audio_libav(struct remux_audio *a)
 	char msg[128];
 	unsigned i;
 	int ai = -1, ret, rc;
+	uint64_t copied = 0, cap;
 	size_t errlen = sizeof(a->err);
 	char *err = a->err;
 
@@ -129,6 +180,10 @@ remux_audio_libav(struct remux_audio *a)
 		a->sys_errno = in.sys_errno;
 		return rc;
 	}
+	cap = remux_libav_cap(in.size);
+	rc = remux_box_verdict(&in, a->box_checked, &a->sys_errno, err, errlen);
+	if (rc != REMUX_OK)
+		goto done;
 	for (i = 0; i < in.fmt->nb_streams; i++) {
 		AVStream *st = in.fmt->streams[i];
 		if (ai < 0 && st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
@@ -231,6 +286,11 @@ remux_audio_libav(struct remux_audio *a)
 			avlib.av_packet_unref(pkt);
 			continue;
 		}
+		copied += (uint64_t)pkt->size;
+		if (copied > cap) {
+			rc = remux_over_cap(cap, in.size, "audio", err, errlen);
+			goto done;
+		}
 		avlib.av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
 		pkt->stream_index = 0;
 		pkt->pos = -1;
@@ -332,8 +392,9 @@ remux_audio_thread(void *arg)
  * movflags=+faststart (a second pass over the output, but this is the
  * rare path). */
 static int
-remux_libav_video(const char *in_path, int in_fd, const char *out_path,
-    bool *has_audio, int *sys_errno, char *err, size_t errlen)
+remux_libav_video(const char *in_path, int in_fd, bool box_checked,
+    const char *out_path, bool *has_audio, int *sys_errno, char *err,
+    size_t errlen)
 {
 	struct avfile in;
 	AVFormatContext *ofmt = NULL;
@@ -343,6 +404,7 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 	char url[PATH_MAX + 8], msg[128];
 	unsigned i;
 	int ret, rc, nout = 0;
+	uint64_t copied = 0, cap;
 	bool opened = false;
 
 	*has_audio = false;
@@ -351,6 +413,10 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 		*sys_errno = in.sys_errno;
 		return rc;
 	}
+	cap = remux_libav_cap(in.size);
+	rc = remux_box_verdict(&in, box_checked, sys_errno, err, errlen);
+	if (rc != REMUX_OK)
+		goto done_in;
 	rc = avfile_find_info(&in, err, errlen);
 	if (rc != AVFILE_OK)
 		goto done_in;
@@ -457,6 +523,11 @@ remux_libav_video(const char *in_path, int in_fd, const char *out_path,
 			avlib.av_packet_unref(pkt);
 			continue;
 		}
+		copied += (uint64_t)pkt->size;
+		if (copied > cap) {
+			rc = remux_over_cap(cap, in.size, "copied", err, errlen);
+			goto done;
+		}
 		ist = in.fmt->streams[pkt->stream_index];
 		ost = ofmt->streams[map[pkt->stream_index]];
 		avlib.av_packet_rescale_ts(pkt, ist->time_base, ost->time_base);
@@ -518,13 +589,20 @@ int
 remux_file(const char *in, const char *out_video, const char *out_audio,
     struct remux_result *res, char *err, size_t errlen)
 {
+	return remux_fd(-1, in, out_video, out_audio, res, err, errlen);
+}
+
+int
+remux_fd(int fd, const char *in, const char *out_video, const char *out_audio,
+    struct remux_result *res, char *err, size_t errlen)
+{
 	struct remux_audio audio;
 	struct faststart_info fi;
 	struct mp4box_file mp4 = { .fd = -1 };
 	struct stat st;
 	pthread_t tid;
 	bool threaded = false, video_created = false, has_audio = false;
-	bool box = false;
+	bool box = false, sniffed;
 	int64_t size;
 	int in_fd, out_fd = -1, rc = REMUX_OK, e, tr = -1;
 	char verr[512] = "";
@@ -534,8 +612,18 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 	res->video_method = "";
 	memset(&audio, 0, sizeof(audio));
 
-	rc = avfile_open_path(in, &in_fd, &size, &res->sys_errno, verr,
-	    sizeof(verr));
+	if (fd >= 0) {
+		/* the caller's descriptor: what it checked is what we read */
+		in_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (in_fd < 0)
+			return remux_fail_io(err, errlen, &res->sys_errno, errno,
+			    "cannot dup", in);
+		rc = avfile_check_fd(&in_fd, &size, &res->sys_errno, verr,
+		    sizeof(verr));
+	} else {
+		rc = avfile_open_path(in, &in_fd, &size, &res->sys_errno, verr,
+		    sizeof(verr));
+	}
 	if (rc != AVFILE_OK) {
 		util_snprintf(err, errlen, "%s: %s", in, verr);
 		return rc;
@@ -556,7 +644,8 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 
 	/* An MP4 is judged by its boxes first: a cut-off or corrupt one is
 	 * refused before any output exists. */
-	if (mp4box_sniff(in_fd)) {
+	sniffed = mp4box_sniff(in_fd);
+	if (sniffed) {
 		rc = mp4box_load(in_fd, (uint64_t)size, &mp4, verr,
 		    sizeof(verr));
 		if (rc == MP4BOX_OK) {
@@ -582,6 +671,7 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 	if (out_audio != NULL) {
 		audio.in = in;
 		audio.in_fd = in_fd;
+		audio.box_checked = sniffed;
 		audio.out = out_audio;
 		if (box && !has_audio) {
 			audio.no_audio = true;
@@ -619,8 +709,8 @@ remux_file(const char *in, const char *out_video, const char *out_audio,
 			 * it reopens the output itself */
 			close(out_fd);
 			out_fd = -1;
-			rc = remux_libav_video(in, in_fd, out_video, &has_audio,
-			    &res->sys_errno, verr, sizeof(verr));
+			rc = remux_libav_video(in, in_fd, sniffed, out_video,
+			    &has_audio, &res->sys_errno, verr, sizeof(verr));
 			if (rc == REMUX_OK)
 				res->video_method = "libavformat";
 		}

@@ -34,4 +34,10 @@ struct remux_result {
 int remux_file(const char *in, const char *out_video, const char *out_audio,
     struct remux_result *res, char *err, size_t errlen);
 
+/* The same reading the open file fd (not closed; in names it in
+ * messages): the pipeline passes the source it checked (pin.h). */
+int remux_fd(int fd, const char *in, const char *out_video,
+    const char *out_audio, struct remux_result *res, char *err,
+    size_t errlen);
+
 #endif

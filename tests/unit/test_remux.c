@@ -8,6 +8,7 @@
 #include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "faststart.h"
 #include "hash.h"
@@ -517,6 +518,383 @@ remux_hostile(void)
 	free(in);
 }
 
+/* A recording's audio track, located for rewriting its index in place:
+ * the tables keep their boxes (and the moov its size), only their
+ * entries change. */
+struct hostile {
+	uint8_t *in;
+	size_t len;
+	uint64_t moov, mdat;    /* top-level boxes, file offsets */
+	uint64_t data, data_len; /* the mdat payload */
+	size_t stco, stsz, stsc; /* the audio track's tables, file offsets */
+	uint32_t nb_chunks;     /* of the audio track */
+	uint64_t chunk_off[4];  /* of its first chunks, and their bytes */
+	uint64_t chunk_len[4];
+	uint64_t video_off;     /* the first video chunk */
+};
+
+static int
+hostile_load(struct hostile *h)
+{
+	static struct mp4box_moov m;
+	struct mp4box_chunks it;
+	uint8_t *buf = NULL;
+	uint64_t off, bytes;
+	uint32_t idx, i;
+	size_t t;
+	int audio = -1;
+
+	memset(h, 0, sizeof(*h));
+	h->in = tm_read(rec(), &h->len);
+	if (h->in == NULL || load_moov(rec(), &buf, &m) != MP4BOX_OK)
+		goto fail;
+	h->moov = (uint64_t)tm_box_offset(h->in, h->len, "moov");
+	h->mdat = (uint64_t)tm_box_offset(h->in, h->len, "mdat");
+	h->data = h->mdat + 8;
+	h->data_len = mp4box_rb32(h->in + h->mdat) - 8;
+	for (t = 0; t < m.nb_tracks; t++)
+		if (m.track[t].handler == MP4BOX_TYPE('s', 'o', 'u', 'n'))
+			audio = (int)t;
+	if (audio != 1 || h->moov < h->mdat)
+		goto fail; /* video then audio, moov at the end: ffmpeg's */
+	/* the tables of the audio trak are the first after its start */
+	off = h->moov + m.track[1].trak_off;
+	h->stco = (size_t)tm_find(h->in, h->len, (size_t)off, "stco");
+	h->stsz = (size_t)tm_find(h->in, h->len, (size_t)off, "stsz");
+	h->stsc = (size_t)tm_find(h->in, h->len, (size_t)off, "stsc");
+	h->nb_chunks = m.track[1].nb_chunks;
+	if (h->nb_chunks < 4 || h->stco != h->moov + m.track[1].co_off)
+		goto fail;
+	mp4box_chunks_init(&it, &m.track[1]);
+	for (i = 0; i < 4; i++) {
+		char why[200];
+		if (mp4box_chunks_next(&it, &idx, &off, &bytes, why,
+		    sizeof(why)) != 1)
+			goto fail;
+		h->chunk_off[i] = off;
+		h->chunk_len[i] = bytes;
+	}
+	h->video_off = entry(&m.track[0], 0);
+	free(buf);
+	return 0;
+fail:
+	CHECK(!"cannot locate the audio track of the recording");
+	free(buf);
+	free(h->in);
+	h->in = NULL;
+	return -1;
+}
+
+/* The crafted index of the bug report: every audio chunk at the start of
+ * the mdat, each one sample as large as the whole mdat. The file stays
+ * the same size; the outputs made of it would not. */
+static void
+hostile_repeat(const struct hostile *h, uint8_t *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < h->nb_chunks; i++)
+		be32(b + h->stco + 16 + 4 * (size_t)i, (uint32_t)h->data);
+	be32(b + h->stsz + 12, (uint32_t)h->data_len);
+	be32(b + h->stsz + 16, h->nb_chunks);
+	be32(b + h->stsc + 12, 1);
+	be32(b + h->stsc + 16, 1);
+	be32(b + h->stsc + 20, 1);
+	be32(b + h->stsc + 24, 1);
+}
+
+/* A copy of the recording with its audio chunk i moved to off. */
+static const char *
+hostile_move(const struct hostile *h, const char *name, uint32_t i,
+    uint64_t off)
+{
+	uint8_t p[4];
+
+	be32(p, (uint32_t)off);
+	return mutate(name, h->in, h->len, h->stco + 16 + 4 * (size_t)i, p, 4,
+	    0);
+}
+
+/* remux of path is BAD_MEDIA with a reason holding want, no output left,
+ * and no output ever grew past about the input's size: the file size
+ * limit (RLIMIT_FSIZE) would have turned that into REMUX_IO (EFBIG). */
+static void
+expect_bad_capped(const char *path, const char *want)
+{
+	struct remux_result res;
+	struct rlimit old, low;
+	const char *v = tm_path("cap.mp4"), *a = tm_path("cap.m4a");
+	int64_t size = tm_size(path);
+	void (*prev)(int);
+	char err[512];
+	int rc;
+
+	prev = signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)(size + size / 8 + 2 * 65536);
+	unlink(v);
+	unlink(a);
+	setrlimit(RLIMIT_FSIZE, &low);
+	rc = remux_file(path, v, a, &res, err, sizeof(err));
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, prev);
+	if (rc != REMUX_BAD_MEDIA || strstr(err, want) == NULL)
+		fprintf(stderr, "  %s: rc %d `%s', want BAD `%s'\n", path, rc,
+		    err, want);
+	CHECK_INT(rc, REMUX_BAD_MEDIA);
+	CHECK(strstr(err, want) != NULL);
+	CHECK(strstr(err, path) != NULL);
+	CHECK(!tm_exists(v) && !tm_exists(a));
+	CHECK_STR(res.audio_path, "");
+}
+
+/* Chunks that name the same bytes, or bytes outside the mdat: BAD_MEDIA
+ * naming the offsets, before any output is written. The crafted index of
+ * the bug report turned a 32 KB input into a 487 KB audio file, growing
+ * as chunks x mdat; libavformat still probes it. */
+static void
+remux_overlapping_chunks(void)
+{
+	struct hostile h;
+	struct probe_result pr;
+	const char *path;
+	uint8_t *b;
+	char want[200], err[512];
+
+	if (hostile_load(&h) < 0)
+		return;
+	b = xmalloc(h.len);
+	memcpy(b, h.in, h.len);
+	hostile_repeat(&h, b);
+	path = tm_path("repeat.mp4");
+	tm_write(path, b, h.len);
+	/* the file the pipeline saw: it probes fine, remux refuses it */
+	CHECK_INT(probe_file(path, &pr, err, sizeof(err)), PROBE_OK);
+	util_snprintf(want, sizeof(want), "track 1 (audio) chunk 2 at offset "
+	    "%llu overlaps chunk 1 (offset %llu, %llu bytes)",
+	    (unsigned long long)h.data, (unsigned long long)h.data,
+	    (unsigned long long)h.data_len);
+	expect_bad_capped(path, want);
+
+	/* a chunk moved half-way into the one before it */
+	util_snprintf(want, sizeof(want), "track 1 (audio) chunk 3 at offset "
+	    "%llu overlaps chunk 2 (offset %llu, %llu bytes)",
+	    (unsigned long long)(h.chunk_off[1] + h.chunk_len[1] / 2),
+	    (unsigned long long)h.chunk_off[1],
+	    (unsigned long long)h.chunk_len[1]);
+	expect_bad_capped(hostile_move(&h, "partial.mp4", 2, h.chunk_off[1] +
+	    h.chunk_len[1] / 2), want);
+
+	/* an audio chunk over the first video chunk: any two tracks, the
+	 * audio chunks in file order still (merged) or not (sorted) */
+	util_snprintf(want, sizeof(want), "track 1 (audio) chunk 1 at offset "
+	    "%llu overlaps track 0 (video) chunk 1 (offset %llu,",
+	    (unsigned long long)(h.video_off + 1),
+	    (unsigned long long)h.video_off);
+	CHECK(h.chunk_off[0] < h.video_off && h.video_off < h.chunk_off[1]);
+	expect_bad_capped(hostile_move(&h, "cross1.mp4", 0, h.video_off + 1),
+	    want);
+	util_snprintf(want, sizeof(want), "track 1 (audio) chunk 4 at offset "
+	    "%llu overlaps track 0 (video) chunk 1 (offset %llu,",
+	    (unsigned long long)(h.video_off + 1),
+	    (unsigned long long)h.video_off);
+	expect_bad_capped(hostile_move(&h, "cross4.mp4", 3, h.video_off + 1),
+	    want);
+
+	/* a chunk in the moov, after the mdat: the check once compared it
+	 * with the mdat of the chunk before it and wrapped around */
+	CHECK(h.moov + 8 + h.chunk_len[1] <= h.len);
+	util_snprintf(want, sizeof(want), "track 1 chunk 2 (%llu+%llu) lies "
+	    "outside the mdat", (unsigned long long)(h.moov + 8),
+	    (unsigned long long)h.chunk_len[1]);
+	expect_bad_capped(hostile_move(&h, "inmoov.mp4", 1, h.moov + 8), want);
+
+	/* a chunk that starts in the mdat and ends past it */
+	util_snprintf(want, sizeof(want), "track 1 chunk 2 (%llu+%llu) lies "
+	    "outside the mdat", (unsigned long long)(h.moov - 3),
+	    (unsigned long long)h.chunk_len[1]);
+	expect_bad_capped(hostile_move(&h, "straddle.mp4", 1, h.moov - 3),
+	    want);
+
+	/* the crafted index behind a first box mp4box_sniff does not know:
+	 * libavformat reads it as MP4, and the box level judges it still */
+	memcpy(b + 4, "junk", 4);
+	path = tm_path("junk.mp4");
+	tm_write(path, b, h.len);
+	expect_bad_capped(path, "overlaps chunk 1");
+	free(b);
+	free(h.in);
+}
+
+/* The crafted audio table as stz2 (16-bit sizes, which the box level
+ * does not read): the file goes to libavformat, whose copy stops at the
+ * input's size as bad media, in both outputs. */
+static void
+remux_libav_capped(void)
+{
+	struct hostile h;
+	const char *path = tm_path("stz2.mp4");
+	uint8_t *b;
+	uint32_t i;
+
+	if (hostile_load(&h) < 0)
+		return;
+	b = xmalloc(h.len);
+	memcpy(b, h.in, h.len);
+	hostile_repeat(&h, b);
+	/* stz2: version/flags, 24 reserved bits, field size 16, count,
+	 * then the sizes; the rest of the old table is left as padding */
+	memcpy(b + h.stsz + 4, "stz2", 4);
+	be32(b + h.stsz + 12, 16);
+	be32(b + h.stsz + 16, h.nb_chunks);
+	for (i = 0; i < h.nb_chunks; i++) {
+		b[h.stsz + 20 + 2 * (size_t)i] = 0xff;
+		b[h.stsz + 21 + 2 * (size_t)i] = 0xff;
+	}
+	tm_write(path, b, h.len);
+	CHECK(h.data_len > 65535 * 2); /* two chunks are more than the mdat */
+	expect_bad_capped(path, "packets add up to more than");
+	free(b);
+	free(h.in);
+}
+
+/* The box-level writers refuse an index that names more bytes than the
+ * file holds even when it was never checked (mp4box_check_chunks
+ * skipped): the outputs stay within their cap. */
+static void
+faststart_capped(void)
+{
+	struct hostile h;
+	struct faststart_info fi;
+	struct mp4box_file f;
+	const char *path = tm_path("unchecked.mp4");
+	const char *v = tm_path("unchecked-out.mp4");
+	const char *a = tm_path("unchecked-out.m4a");
+	uint8_t *b;
+	char err[512], want[200];
+	int fd, out;
+
+	if (hostile_load(&h) < 0)
+		return;
+	b = xmalloc(h.len);
+	memcpy(b, h.in, h.len);
+	hostile_repeat(&h, b);
+	tm_write(path, b, h.len);
+
+	/* loaded the way mp4box_load does, minus the chunk check */
+	memset(&f, 0, sizeof(f));
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	f.fd = fd;
+	f.size = h.len;
+	f.layout = xmalloc(sizeof(*f.layout));
+	f.moov = xmalloc(sizeof(*f.moov));
+	f.moov_buf = xmalloc(h.len - h.moov);
+	memcpy(f.moov_buf, b + h.moov, h.len - h.moov);
+	free(b);
+	CHECK_INT(mp4box_scan(fd, h.len, f.layout, err, sizeof(err)),
+	    MP4BOX_OK);
+	CHECK_INT(mp4box_parse_moov(f.moov_buf, h.len - h.moov, f.moov, err,
+	    sizeof(err)), MP4BOX_OK);
+	CHECK_INT(mp4box_check_chunks(f.moov, f.layout, err, sizeof(err)),
+	    MP4BOX_BAD);
+	CHECK_INT(mp4box_mdat_bytes(f.layout), h.data_len);
+
+	out = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	err[0] = '\0';
+	CHECK_INT(faststart_audio(&f, 1, out, &fi, err, sizeof(err)),
+	    FASTSTART_BAD);
+	close(out);
+	util_snprintf(want, sizeof(want), "add up to %llu bytes, more than "
+	    "the %llu bytes of sample data", (unsigned long long)
+	    h.nb_chunks * h.data_len, (unsigned long long)h.data_len);
+	if (strstr(err, want) == NULL)
+		fprintf(stderr, "  `%s', want `%s'\n", err, want);
+	CHECK(strstr(err, want) != NULL);
+	CHECK_INT(tm_size(a), 0); /* refused before writing a byte */
+
+	/* the video copy moves the samples as one range: never more than
+	 * the input and its moov's growth */
+	out = open(v, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK_INT(faststart_video(&f, out, &fi, err, sizeof(err)),
+	    FASTSTART_OK);
+	close(out);
+	CHECK_INT(tm_size(v), (int64_t)h.len);
+	CHECK_INT(fi.out_size, h.len);
+	mp4box_free(&f);
+	close(fd);
+	free(h.in);
+}
+
+/* 200000 one-byte chunks of one track, descending or ascending: checked
+ * in well under the time a copy takes, sorted or merged, and an overlap
+ * among them named. */
+static void
+overlap_many(bool ascending)
+{
+	enum { N = 200000 };
+	static struct mp4box_moov m;
+	struct mp4box_layout *l = xmalloc(sizeof(*l));
+	struct mp4box_track *t;
+	uint8_t *co = xmalloc(4 * (size_t)N), stsc[12];
+	struct timespec t0, t1;
+	char err[256], want[256];
+	uint32_t i;
+	double ms;
+
+	memset(&m, 0, sizeof(m));
+	memset(l, 0, sizeof(*l));
+	l->file_size = 16 + (uint64_t)N * 2;
+	l->n = 1;
+	l->box[0].type = MP4BOX_TYPE('m', 'd', 'a', 't');
+	l->box[0].size = l->file_size;
+	l->box[0].hdr = 8;
+	l->moov = -1;
+	l->first_mdat = l->last_mdat = 0;
+	/* every other byte: nothing overlaps */
+	for (i = 0; i < N; i++)
+		be32(co + 4 * (size_t)i, 8 + 2 * (ascending ? i : N - 1 - i));
+	be32(stsc, 1);
+	be32(stsc + 4, 1);
+	be32(stsc + 8, 1);
+	m.nb_tracks = 1;
+	t = &m.track[0];
+	t->co_off = 1;
+	t->nb_chunks = N;
+	t->chunks = co;
+	t->sample_size = 1;
+	t->nb_samples = N;
+	t->has_stsz = t->has_stsc = true;
+	t->nb_stsc = 1;
+	t->stsc = stsc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(mp4box_check_chunks(&m, l, err, sizeof(err)), MP4BOX_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (ms > 500)
+		fprintf(stderr, "  %d chunks checked in %.0f ms\n", N, ms);
+	CHECK(ms < 500);
+	/* the last chunk on the byte of the one before: BAD, naming both */
+	be32(co + 4 * (size_t)(N - 1), mp4box_rb32(co + 4 * (size_t)(N - 2)));
+	CHECK_INT(mp4box_check_chunks(&m, l, err, sizeof(err)), MP4BOX_BAD);
+	util_snprintf(want, sizeof(want), "corrupt moov: track 0 chunk %d at "
+	    "offset %u overlaps chunk %d (offset %u, 1 bytes): the index "
+	    "names the same sample bytes twice", N, 8 + 2 * (ascending ?
+	    N - 2 : 1), N - 1, 8 + 2 * (ascending ? N - 2 : 1));
+	CHECK_STR(err, want);
+	free(co);
+	free(l);
+}
+
+static void
+mp4box_overlap_many(void)
+{
+	overlap_many(false);
+	overlap_many(true);
+}
+
 /* Random bytes in the moov: whatever the verdict, no crash (this runs
  * under ASan/UBSan too), and no output is left behind on failure. */
 static void
@@ -755,6 +1133,10 @@ UNIT_MAIN("remux",
     T(remux_already_faststart),
     T(faststart_co64_upgrade),
     T(remux_hostile),
+    T(remux_overlapping_chunks),
+    T(remux_libav_capped),
+    T(faststart_capped),
+    T(mp4box_overlap_many),
     T(remux_fuzz_moov),
     T(remux_matroska),
     T(remux_fragmented),
