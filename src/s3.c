@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -144,6 +145,8 @@ s3_encode(const char *s, bool keep_slash, char *out, size_t size)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
 
+	if (size == 0)
+		return -1;
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -151,20 +154,33 @@ s3_encode(const char *s, bool keep_slash, char *out, size_t size)
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
 		    c == '~' || (keep_slash && c == '/')) {
 			if (o + 1 >= size)
-				return -1;
+				goto toolong;
 			out[o++] = (char)c;
 		} else {
 			if (o + 3 >= size)
-				return -1;
+				goto toolong;
 			out[o++] = '%';
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
 		}
 	}
-	if (size == 0)
-		return -1;
 	out[o] = '\0';
 	return 0;
+toolong:
+	/* a prefix of an UploadId or a key names another one */
+	out[0] = '\0';
+	return -1;
+}
+
+char *
+s3_encode_dup(const char *s, bool keep_slash)
+{
+	size_t size = S3_ENCODED_MAX(strlen(s));
+	char *out = xmalloc(size);
+
+	if (s3_encode(s, keep_slash, out, size) < 0)
+		abort();                /* S3_ENCODED_MAX is the bound */
+	return out;
 }
 
 uint64_t
@@ -264,7 +280,9 @@ s3_classify(CURLcode cc, long status, const char *code)
 	}
 	if (status >= 200 && status < 300)
 		return code != NULL && code[0] != '\0' ? S3_FATAL : S3_OK;
-	if (status == 408 || status == 429 || status >= 500)
+	/* 501 Not Implemented: a server without the feature answers the
+	 * same tomorrow */
+	if (status == 408 || status == 429 || (status >= 500 && status != 501))
 		return S3_TRANSIENT;
 	return S3_FATAL;
 }
@@ -353,12 +371,8 @@ s3_progress_cb(void *p, curl_off_t dltotal, curl_off_t dlnow,
 static char *
 s3_url(const struct s3_target *t, const struct s3_req *rq)
 {
-	size_t klen = rq->key ? strlen(rq->key) * 3 + 1 : 1;
-	char *enc = xmalloc(klen), *url;
+	char *enc = s3_encode_dup(rq->key ? rq->key : "", true), *url;
 
-	enc[0] = '\0';
-	if (rq->key != NULL)
-		s3_encode(rq->key, true, enc, klen);
 	url = xasprintf("%s%s/%s%s%s", t->base, t->path, enc,
 	    rq->query ? "?" : "", rq->query ? rq->query : "");
 	free(enc);

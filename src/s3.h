@@ -99,9 +99,16 @@ enum s3_class s3_classify(CURLcode cc, long status, const char *code);
 
 /* Encode s for a URL path segment or query value as SigV4 wants it:
  * every byte but A-Z a-z 0-9 - . _ ~ as %XX (upper-case hex); with
- * keep_slash, '/' stays (a key is encoded segment by segment). Returns 0,
- * or -1 when it does not fit. */
+ * keep_slash, '/' stays (a key is encoded segment by segment). The
+ * encoded form has at most S3_ENCODED_MAX(strlen(s)) bytes with its NUL.
+ * Returns 0, or -1 when it does not fit: then out is "" (when size > 0),
+ * never a value cut short that a server would take for another one. */
+#define S3_ENCODED_MAX(len) (3 * (len) + 1)
 int s3_encode(const char *s, bool keep_slash, char *out, size_t size);
+
+/* s3_encode into a string of its own (free it); cannot fail. What every
+ * caller with a value from outside wants: an UploadId is up to 1 KiB. */
+char *s3_encode_dup(const char *s, bool keep_slash);
 
 /* The part size for an object of size bytes: want (S3_PART_SIZE),
  * grown in whole MiB so the object needs at most S3_MAX_PARTS parts.

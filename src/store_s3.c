@@ -75,6 +75,7 @@ struct store_s3_upload {
 	atomic_int cancel;      /* abort transfers in flight (FATAL) */
 	int result;             /* STORE_OK or the first failure */
 	bool gone;              /* the server no longer knows upload_id */
+	bool unlistable;        /* it cannot tell which parts it holds */
 	char err[1024];
 };
 
@@ -186,6 +187,17 @@ store_s3_upload_gone(const struct s3_resp *rs)
 {
 	return rs->status == 404 && (strcmp(rs->code, "NoSuchUpload") == 0 ||
 	    strcmp(rs->code, "NoSuchKey") == 0);
+}
+
+/* Does the answer to ListParts say the server cannot list parts at all?
+ * Gateways and S3-compatible servers that implement only the upload half
+ * of multipart answer 405 or 501, or name it in a 400. */
+static bool
+store_s3_cannot_list(const struct s3_resp *rs)
+{
+	return rs->cc == CURLE_OK && (rs->status == 405 || rs->status == 501 ||
+	    strcmp(rs->code, "NotImplemented") == 0 ||
+	    strcmp(rs->code, "MethodNotAllowed") == 0);
 }
 
 /* --- requests with retries ------------------------------------------------ */
@@ -528,7 +540,8 @@ store_s3_worker(void *p)
 	struct store_s3_upload *u = p;
 	unsigned char *buf = xmalloc(S3_HASH_BUF);
 	CURL *h = curl_easy_init();
-	char query[512], what[64], err[1024], enc[400];
+	char *enc = s3_encode_dup(u->upload_id, false), *query;
+	char what[64], err[1024];
 	struct s3_resp rs;
 	unsigned i;
 	int rc;
@@ -537,7 +550,6 @@ store_s3_worker(void *p)
 		store_s3_fail(u, STORE_RETRY, "cannot create a curl handle");
 		goto done;
 	}
-	s3_encode(u->upload_id, false, enc, sizeof(enc));
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		while (u->next < u->nparts && u->etags[u->next] != NULL)
@@ -552,13 +564,13 @@ store_s3_worker(void *p)
 			    "next start");
 			break;
 		}
-		util_snprintf(query, sizeof(query), "partNumber=%u&uploadId=%s",
-		    i + 1, enc);
+		query = xasprintf("partNumber=%u&uploadId=%s", i + 1, enc);
 		util_snprintf(what, sizeof(what), "UploadPart %u of %u", i + 1,
 		    u->nparts);
 		rc = store_s3_send(u, h, buf, (uint64_t)i * u->part_size,
 		    store_s3_part_len(u, i), query, what, &rs, err,
 		    sizeof(err));
+		free(query);
 		if (rc != STORE_OK) {
 			if (!atomic_load(&u->cancel))
 				store_s3_fail(u, rc, err);
@@ -576,6 +588,7 @@ store_s3_worker(void *p)
 	}
 done:
 	curl_easy_cleanup(h);
+	free(enc);
 	free(buf);
 	return NULL;
 }
@@ -613,11 +626,14 @@ store_s3_send_parts(struct store_s3_upload *u, char *err, size_t errlen)
 
 /* ListParts (every page) to learn what the server holds for upload_id:
  * parts it lists with the size we would send count as done, with the
- * server's ETag; the others are sent again. */
+ * server's ETag; the others are sent again. On failure u->gone says the
+ * server no longer knows the upload, u->unlistable that it cannot list
+ * parts at all. */
 static int
 store_s3_reconcile(struct store_s3_upload *u, CURL *h, char *err, size_t errlen)
 {
-	char query[600], enc[400], num[16], etag[S3_ETAG_MAX], size[24];
+	char *enc = s3_encode_dup(u->upload_id, false), *query = NULL;
+	char num[16], etag[S3_ETAG_MAX], size[24];
 	unsigned marker = 0, i, done = 0, adopted = 0;
 	const char *inner;
 	size_t inner_len, pos;
@@ -627,20 +643,23 @@ store_s3_reconcile(struct store_s3_upload *u, CURL *h, char *err, size_t errlen)
 	char **listed = xcalloc(u->nparts, sizeof(char *));
 	int rc = STORE_FATAL;
 
-	s3_encode(u->upload_id, false, enc, sizeof(enc));
 	for (;;) {
 		struct s3_req rq = { .method = "GET", .key = u->key, .fd = -1,
-		    .query = query, .cancel = &u->cancel };
+		    .cancel = &u->cancel };
 		char trunc[8] = "", next[16] = "";
 
-		util_snprintf(query, sizeof(query), "max-parts=1000&"
-		    "part-number-marker=%u&uploadId=%s", marker, enc);
+		free(query);
+		query = xasprintf("max-parts=1000&part-number-marker=%u&"
+		    "uploadId=%s", marker, enc);
+		rq.query = query;
 		c = store_s3_request(u, h, &rq, &rs, "ListParts");
 		if (c != S3_OK) {
 			store_s3_fail_msg(u->s, u->key, "ListParts", &rs, err,
 			    errlen);
 			if (store_s3_upload_gone(&rs))
 				u->gone = true;
+			else if (c != S3_CANCELLED && store_s3_cannot_list(&rs))
+				u->unlistable = true;
 			rc = c == S3_TRANSIENT ? STORE_RETRY : STORE_FATAL;
 			s3_resp_free(&rs);
 			goto done;
@@ -716,6 +735,8 @@ done:
 	for (i = 0; i < u->nparts; i++)
 		free(listed[i]);
 	free(listed);
+	free(query);
+	free(enc);
 	return rc;
 }
 
@@ -773,7 +794,8 @@ static void
 store_s3_abort(struct store_s3_upload *u, CURL *h, const char *key,
     const char *upload_id)
 {
-	char query[400], enc[400];
+	char *enc = s3_encode_dup(upload_id, false);
+	char *query = xasprintf("uploadId=%s", enc);
 	struct s3_req rq = { .method = "DELETE", .key = key, .fd = -1,
 	    .query = query };
 	struct s3_resp rs;
@@ -783,8 +805,6 @@ store_s3_abort(struct store_s3_upload *u, CURL *h, const char *key,
 	atomic_int no = 0;
 
 	rq.cancel = &no;
-	s3_encode(upload_id, false, enc, sizeof(enc));
-	util_snprintf(query, sizeof(query), "uploadId=%s", enc);
 	atomic_store(&u->stop, 0);
 	c = store_s3_request(u, h, &rq, &rs, "AbortMultipartUpload");
 	if (c != S3_OK && !store_s3_upload_gone(&rs)) {
@@ -797,6 +817,8 @@ store_s3_abort(struct store_s3_upload *u, CURL *h, const char *key,
 		    "key", key, "upload_id", upload_id);
 	}
 	s3_resp_free(&rs);
+	free(query);
+	free(enc);
 }
 
 static int
@@ -821,7 +843,8 @@ store_s3_create(struct store_s3_upload *u, CURL *h, char *err, size_t errlen)
 	if (xml_text(rs.body, rs.body_len, "UploadId", id, sizeof(id)) < 0 ||
 	    id[0] == '\0') {
 		snprintf(err, errlen, "s3://%s/%s: CreateMultipartUpload: no "
-		    "UploadId in the answer", u->s->t.bucket, u->key);
+		    "UploadId in the answer, or one over %zu bytes (S3 allows "
+		    "1 KiB)", u->s->t.bucket, u->key, sizeof(id) - 1);
 		goto done;
 	}
 	u->upload_id = xstrdup(id);
@@ -846,12 +869,11 @@ static int
 store_s3_complete(struct store_s3_upload *u, CURL *h, struct store_object *out,
     char *err, size_t errlen)
 {
-	char query[400], enc[400], esc[S3_ETAG_MAX * 6 + 1], etag[S3_ETAG_MAX];
-	char hex[HASH_HEX_LEN], *body;
+	char esc[S3_ETAG_MAX * 6 + 1], etag[S3_ETAG_MAX];
+	char hex[HASH_HEX_LEN], *body, *enc, *query;
 	size_t len = 0, cap, n;
 	struct s3_req rq = { .method = "POST", .key = u->key, .fd = -1,
-	    .query = query, .content_type = "application/xml",
-	    .cancel = &u->cancel };
+	    .content_type = "application/xml", .cancel = &u->cancel };
 	struct s3_resp rs;
 	enum s3_class c;
 	unsigned i;
@@ -880,10 +902,13 @@ store_s3_complete(struct store_s3_upload *u, CURL *h, struct store_object *out,
 	rq.mem = body;
 	rq.mem_len = len;
 	rq.sha256 = hex;
-	s3_encode(u->upload_id, false, enc, sizeof(enc));
-	util_snprintf(query, sizeof(query), "uploadId=%s", enc);
+	enc = s3_encode_dup(u->upload_id, false);
+	query = xasprintf("uploadId=%s", enc);
+	free(enc);
+	rq.query = query;
 
 	c = store_s3_request(u, h, &rq, &rs, "CompleteMultipartUpload");
+	free(query);
 	free(body);
 	if (c == S3_OK || store_s3_upload_gone(&rs)) {
 		bool vanished = c != S3_OK;
@@ -917,6 +942,7 @@ store_s3_forget(struct store_s3_upload *u)
 	u->upload_id = NULL;
 	u->nparts = 0;
 	u->gone = false;
+	u->unlistable = false;
 }
 
 static int
@@ -935,6 +961,21 @@ store_s3_put_multipart(struct store_s3_upload *u, CURL *h,
 				log_warn("s3 multipart upload to resume is gone, "
 				    "starting over", "bucket", u->s->t.bucket,
 				    "key", u->key, "upload_id", u->upload_id);
+				goto restart;
+			}
+			if (rc != STORE_OK && u->unlistable) {
+				/* ListParts is how a resume is held against
+				 * what the server has (a recorded part it
+				 * lost, one a killed process sent half of);
+				 * rather than complete on unchecked records or
+				 * fail a job that retrying cannot fix, send
+				 * every part again under a new id. */
+				log_warn("s3 server cannot list the parts of the "
+				    "upload to resume (ListParts), aborting it "
+				    "and starting over from part 1", "bucket",
+				    u->s->t.bucket, "key", u->key, "upload_id",
+				    u->upload_id, "error", err);
+				store_s3_abort(u, h, u->key, u->upload_id);
 				goto restart;
 			}
 			if (rc == STORE_RETRY)
@@ -1091,8 +1132,9 @@ done:
 int
 store_s3_check(struct store_s3 *s, char *err, size_t errlen)
 {
-	char query[3300], enc[3100];
 	char *pfx = s->prefix[0] ? xasprintf("%s/", s->prefix) : xstrdup("");
+	char *enc = s3_encode_dup(pfx, false);
+	char *query = xasprintf("list-type=2&max-keys=1&prefix=%s", enc);
 	struct s3_req rq = { .method = "GET", .fd = -1, .query = query };
 	struct s3_resp rs;
 	enum s3_class c;
@@ -1101,12 +1143,11 @@ store_s3_check(struct store_s3 *s, char *err, size_t errlen)
 
 	/* one signed request that needs the bucket, the key pair and the
 	 * signature right: list at most one key under the prefix */
-	s3_encode(pfx, false, enc, sizeof(enc));
-	util_snprintf(query, sizeof(query), "list-type=2&max-keys=1&prefix=%s",
-	    enc);
 	free(pfx);
+	free(enc);
 	if (h == NULL) {
 		snprintf(err, errlen, "cannot create a curl handle");
+		free(query);
 		return STORE_RETRY;
 	}
 	c = s3_perform(h, &s->t, &rq, &rs);
@@ -1128,5 +1169,6 @@ store_s3_check(struct store_s3 *s, char *err, size_t errlen)
 	}
 	s3_resp_free(&rs);
 	curl_easy_cleanup(h);
+	free(query);
 	return rc;
 }

@@ -23,10 +23,74 @@ encode_keys(void)
 	CHECK_STR(out, "rec%2Fx%20y%2F");
 	CHECK_INT(s3_encode("", false, out, sizeof(out)), 0);
 	CHECK_STR(out, "");
-	/* too small: refused, still terminated */
+	/* too small: refused, terminated, and nothing cut short in it (a
+	 * prefix of an UploadId is another UploadId) */
+	memset(out, 'x', sizeof(out));
 	CHECK_INT(s3_encode("abc", true, out, 3), -1);
+	CHECK_STR(out, "");
+	memset(out, 'x', sizeof(out));
 	CHECK_INT(s3_encode(" ", true, out, 3), -1);
+	CHECK_STR(out, "");
 	CHECK_INT(s3_encode(" ", true, out, 4), 0);
+	CHECK_STR(out, "%20");
+	CHECK_INT(s3_encode("abc", true, out, 4), 0);
+	CHECK_STR(out, "abc");
+	out[0] = 'x';
+	CHECK_INT(s3_encode("", true, out, 0), -1);
+	CHECK_INT(out[0], 'x');         /* size 0: nothing written */
+}
+
+/* An UploadId of 1000 bytes (S3 allows 1 KiB; some servers use most of
+ * it) with bytes that need %XX: the whole of it, in a buffer of
+ * S3_ENCODED_MAX, and in s3_encode_dup's string. */
+static void
+encode_long(void)
+{
+	char id[1001], want[3001], *out, *dup;
+	size_t i, w = 0, n = sizeof(id) - 1, size = S3_ENCODED_MAX(n);
+
+	for (i = 0; i < n; i++) {
+		id[i] = "+/=Ab9"[i % 6];
+		if (id[i] == '+' || id[i] == '/' || id[i] == '=') {
+			snprintf(want + w, sizeof(want) - w, "%%%02X", id[i]);
+			w += 3;
+		} else {
+			want[w++] = id[i];
+		}
+	}
+	id[n] = '\0';
+	want[w] = '\0';
+	CHECK_INT(w, 166 * 12 + 9 + 1);         /* 166 x "+/=Ab9", "+/=A" */
+
+	out = xmalloc(size);
+	CHECK_INT(s3_encode(id, false, out, size), 0);
+	CHECK_STR(out, want);
+	/* exactly the room it needs, and one byte less */
+	CHECK_INT(s3_encode(id, false, out, w + 1), 0);
+	CHECK_STR(out, want);
+	CHECK_INT(s3_encode(id, false, out, w), -1);
+	CHECK_STR(out, "");
+	/* the 400 bytes the callers used to have: refused, never a prefix */
+	CHECK_INT(s3_encode(id, false, out, 400), -1);
+	CHECK_STR(out, "");
+	free(out);
+	dup = s3_encode_dup(id, false);
+	CHECK_STR(dup, want);
+	free(dup);
+
+	/* the worst case fills S3_ENCODED_MAX exactly */
+	memset(id, ' ', n);
+	dup = s3_encode_dup(id, false);
+	CHECK_INT(strlen(dup), 3 * n);
+	CHECK_INT(strncmp(dup, "%20%20", 6), 0);
+	CHECK_STR(dup + 3 * n - 3, "%20");
+	free(dup);
+	out = xmalloc(size);
+	CHECK_INT(s3_encode(id, false, out, size), 0);
+	CHECK_INT(strlen(out), 3 * n);
+	CHECK_INT(s3_encode(id, false, out, size - 1), -1);
+	CHECK_STR(out, "");
+	free(out);
 }
 
 /* keys and key prefixes: what a URL parser would fold or file:// escape */
@@ -143,6 +207,10 @@ classify(void)
 	CHECK_INT(s3_classify(CURLE_OK, 502, ""), S3_TRANSIENT);
 	CHECK_INT(s3_classify(CURLE_OK, 504, ""), S3_TRANSIENT);
 	CHECK_INT(s3_classify(CURLE_OK, 429, ""), S3_TRANSIENT);
+	/* a server without the feature: asking again changes nothing */
+	CHECK_INT(s3_classify(CURLE_OK, 501, "NotImplemented"), S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 501, ""), S3_FATAL);
+	CHECK_INT(s3_classify(CURLE_OK, 405, "MethodNotAllowed"), S3_FATAL);
 	CHECK_INT(s3_classify(CURLE_OK, 400, "RequestTimeout"), S3_TRANSIENT);
 	CHECK_INT(s3_classify(CURLE_OK, 403, "SignatureDoesNotMatch"),
 	    S3_FATAL);
@@ -225,5 +293,5 @@ targets(void)
 	CHECK_INT(s3_target_init(&t, &c, err, sizeof(err)), -1);
 }
 
-UNIT_MAIN("s3", T(encode_keys), T(clean_keys), T(part_sizes), T(multipart_etag),
+UNIT_MAIN("s3", T(encode_keys), T(encode_long), T(clean_keys), T(part_sizes), T(multipart_etag),
     T(xml_fields), T(classify), T(targets))
