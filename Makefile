@@ -120,8 +120,40 @@ install: all
 	install -m 644 systemd/jibri-pipeline.service $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/jibri-pipeline.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/jibri-pipeline.conf
-	[ -e $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline/env ] || \
-		install -m 640 systemd/env.example $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline/env
+	@# the service runs as jibri-pipeline and reads the env file through its
+	@# group (root:jibri-pipeline 0640): on the real root the user must exist
+	@# first; under DESTDIR (packaging) the package creates it
+	@if [ -z "$(DESTDIR)" ]; then \
+		if command -v systemd-sysusers >/dev/null; then \
+			echo "systemd-sysusers $(SYSUSERSDIR)/jibri-pipeline.conf"; \
+			systemd-sysusers $(SYSUSERSDIR)/jibri-pipeline.conf || exit 1; \
+		else \
+			echo "make install: no systemd-sysusers: create the users of" \
+			    "$(SYSUSERSDIR)/jibri-pipeline.conf by hand (useradd --system" \
+			    "--user-group jibri-pipeline; usermod -aG jibri jibri-pipeline)"; \
+		fi; \
+	fi
+	@env=$(DESTDIR)$(SYSCONFDIR)/jibri-pipeline/env; \
+	if [ -e "$$env" ]; then \
+		echo "make install: $$env exists: left as it is"; \
+		if [ "$$(stat -c %G "$$env")" != jibri-pipeline ]; then \
+			echo "make install: $$env is not in group jibri-pipeline:" \
+			    "make sure the service user can read it (sudo" \
+			    "jibri-pipeline check)"; \
+		fi; \
+	else \
+		echo "install -m 640 systemd/env.example $$env"; \
+		install -m 640 systemd/env.example "$$env" || exit 1; \
+		if getent group jibri-pipeline >/dev/null; then \
+			echo "chgrp jibri-pipeline $$env"; \
+			chgrp jibri-pipeline "$$env" || exit 1; \
+		else \
+			echo "make install: no group jibri-pipeline here: once it exists" \
+			    "(systemd-sysusers), run: chgrp jibri-pipeline" \
+			    "$(SYSCONFDIR)/jibri-pipeline/env (the service reads it as" \
+			    "jibri-pipeline)"; \
+		fi; \
+	fi
 
 clean:
 	rm -rf build

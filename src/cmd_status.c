@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Text mode writes to a terminal, and room names (from metadata.json's
+ * meeting_url), session ids and error messages are not ours: an ESC
+ * sequence in a room name would recolour or rewrite the operator's
+ * screen, a newline forge a job line. Every such string goes through
+ * term_text. JSON mode is escaped by jansson.
+ */
+
 struct list {
 	struct job **v;
 	size_t n, cap;
@@ -24,6 +32,90 @@ collect(struct job *j, void *ctx)
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
 	l->v[l->n++] = j;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (overlong forms and surrogates included). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80 &&
+		    (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* An untrusted string made safe for a terminal: \n \r \t \\ for those,
+ * \xNN for other control characters (below 0x20, DEL) and for bytes that
+ * are not UTF-8, \u00NN for the C1 controls (U+0080-U+009F, which some
+ * terminals obey as well). At most width characters when width > 0 (an
+ * escape is never cut), padded with spaces to width when pad. Newly
+ * allocated. */
+static char *
+term_text(const char *in, size_t width, bool pad)
+{
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
+	size_t len = strlen((const char *)s), n, bytes, w, cols = 0, o = 0;
+	char *out = xmalloc(4 * len + width + 1), piece[8];
+
+	while (*s != '\0') {
+		const char *src = piece;
+		if (*s == '\n' || *s == '\r' || *s == '\t' || *s == '\\') {
+			piece[0] = '\\';
+			piece[1] = *s == '\n' ? 'n' : *s == '\r' ? 'r' :
+			    *s == '\t' ? 't' : '\\';
+			piece[2] = '\0';
+			n = 1;
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(piece, sizeof(piece), "\\x%02x", *s);
+			n = 1;
+		} else if (*s < 0x80) {
+			src = (const char *)s;
+			n = 1;
+		} else if ((n = utf8_len(s)) == 0) {
+			snprintf(piece, sizeof(piece), "\\x%02x", *s);
+			n = 1;
+		} else if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
+			snprintf(piece, sizeof(piece), "\\u%04x", s[1]);
+		} else {
+			src = (const char *)s;
+		}
+		/* a verbatim character is one column, an escape its length */
+		bytes = src == piece ? strlen(piece) : n;
+		w = src == piece ? bytes : 1;
+		if (width > 0 && cols + w > width)
+			break;
+		memcpy(out + o, src, bytes);
+		o += bytes;
+		cols += w;
+		s += n;
+	}
+	while (pad && cols < width) {
+		out[o++] = ' ';
+		cols++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* A job's error text as status shows it: URLs without user:password (job
+ * files written before webhook.c redacted them may still hold one). */
+static char *
+error_text(struct job *j, const char *key)
+{
+	const char *v = job_str(j, key);
+
+	return util_url_redact(v != NULL ? v : "");
 }
 
 static int
@@ -80,6 +172,15 @@ summary(struct job *j)
 		if (v != NULL && !json_is_null(v))
 			json_object_set(s, keys[i], v);
 	}
+	for (i = 0; i < 2; i++) {
+		const char *k = i == 0 ? "last_error" : "error";
+		char *e;
+		if (!json_is_string(json_object_get(s, k)))
+			continue;
+		e = error_text(j, k);
+		json_object_set_new(s, k, json_string(e));
+		free(e);
+	}
 	if (json_is_integer(json_object_get(j->doc, "next_attempt_at")))
 		json_object_set_new(s, "next_attempt_at", json_string(
 		    util_iso8601_ms(job_int(j, "next_attempt_at"), ts)));
@@ -102,23 +203,25 @@ static void
 print_line(struct job *j)
 {
 	enum job_state st = job_state(j);
-	const char *room = job_str(j, "room_name");
 	char info[400] = "", ts[UTIL_ISO_LEN];
+	char *id, *room, *session, *text, *last_error, *error;
+	const char *step = job_str(j, "resume_step") ? job_str(j,
+	    "resume_step") : "-";
 	json_t *wh = json_object_get(j->doc, "webhook");
 
+	last_error = error_text(j, "last_error");
+	error = error_text(j, "error");
 	if (st == JOB_FAILED && json_is_integer(json_object_get(j->doc,
 	    "next_attempt_at")))
 		snprintf(info, sizeof(info), "%s: retry %lld at %s: %.200s",
-		    job_str(j, "resume_step"), (long long)job_int(j, "attempts"),
+		    step, (long long)job_int(j, "attempts"),
 		    util_iso8601_ms(job_int(j, "next_attempt_at"), ts),
-		    job_str(j, "last_error") ? job_str(j, "last_error") : "");
+		    last_error);
 	else if (st == JOB_FAILED)
 		snprintf(info, sizeof(info), "%s: %.250s (jibri-pipeline retry "
-		    "%.12s)", job_str(j, "resume_step"), job_str(j, "error") ?
-		    job_str(j, "error") : "", j->id);
+		    "%.12s)", step, error, j->id);
 	else if (st == JOB_QUARANTINED)
-		snprintf(info, sizeof(info), "%.300s", job_str(j, "error") ?
-		    job_str(j, "error") : "");
+		snprintf(info, sizeof(info), "%.300s", error);
 	else if (st == JOB_DONE)
 		snprintf(info, sizeof(info), "%zu objects, webhook %s",
 		    json_object_size(json_object_get(j->doc, "objects")),
@@ -140,9 +243,20 @@ print_line(struct job *j)
 			    "parts_total")));
 		json_decref(p);
 	}
-	printf("%-12.12s  %-11s  %-24.24s  %-8.8s  %s\n", j->id,
-	    job_state_name(st), room ? room : "-",
-	    job_str(j, "session_id") ? job_str(j, "session_id") : "-", info);
+	id = term_text(j->id, 12, true);
+	room = term_text(job_str(j, "room_name") ? job_str(j, "room_name") :
+	    "-", 24, true);
+	session = term_text(job_str(j, "session_id") ?
+	    job_str(j, "session_id") : "-", 8, true);
+	text = term_text(info, 0, false);
+	printf("%s  %-11s  %s  %s  %s\n", id, job_state_name(st), room,
+	    session, text);
+	free(id);
+	free(room);
+	free(session);
+	free(text);
+	free(last_error);
+	free(error);
 }
 
 int
@@ -196,11 +310,13 @@ status_main(int argc, char **argv)
 		free(text);
 		json_decref(out);
 	} else {
+		char *incoming = term_text(sp.incoming, 0, false);
 		printf("daemon: %s; %zu jobs (%zu done, %zu failed, %zu "
 		    "quarantined); %zu requests waiting in %s\n",
 		    running ? "running" : "stopped", l.n, counts[JOB_DONE],
 		    counts[JOB_FAILED], counts[JOB_QUARANTINED], pending,
-		    sp.incoming);
+		    incoming);
+		free(incoming);
 		if (l.n > 0)
 			printf("\n%-12s  %-11s  %-24s  %-8s  %s\n", "ID", "STATE",
 			    "ROOM", "SESSION", "INFO");

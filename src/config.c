@@ -59,10 +59,14 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* A NAME_FILE secret is a key or a token, not a document. */
+#define SECRET_FILE_MAX (64 * 1024)
+
 /* The raw values while loading: index i belongs to keys[i]. */
 struct raw {
 	char *val[NKEYS];
 	char *file[NKEYS];   /* NAME_FILE paths */
+	const char *path;    /* the env file being read */
 	struct config_msgs *errors;
 	struct config_msgs *warnings;
 };
@@ -140,41 +144,50 @@ raw_set(struct raw *r, const char *key, const char *value, const char *where)
 	r->val[i] = xstrdup(value);
 }
 
+/* Why a file could not be read, in words an operator acts on. */
+static const char *
+read_error(int e)
+{
+	switch (e) {
+	case EINVAL:
+		return "not a regular file (a FIFO, device or directory?)";
+	case EFBIG:
+		return "too large (an env file holds at most 1 MiB, a secret "
+		    "file 64 KiB)";
+	case ELOOP:
+		return "a symbolic link (name the file it points to)";
+	default:
+		return strerror(e);
+	}
+}
+
+/* One setting of the env file (envfile_parse_text's callback). */
+static void
+env_file_setting(void *arg, int lineno, const char *key, const char *value)
+{
+	struct raw *r = arg;
+	char where[4200];
+
+	snprintf(where, sizeof(where), "%s:%d", r->path, lineno);
+	if (key == NULL) {
+		msg_add(r->errors, "%s: cannot parse line (want KEY=VALUE)",
+		    where);
+		return;
+	}
+	raw_set(r, key, value, where);
+}
+
+/* The env file itself is not followed when it is a symlink (as before);
+ * envfile_read wipes all of its text, not only the first line. */
 static int
 read_env_file(struct raw *r, const char *path)
 {
-	char *text, *line, *save, *key, *value;
-	char where[4200];
-	int lineno = 0, rc;
-
-	text = fs_read_file(path, 1 << 20, NULL);
-	if (text == NULL) {
+	r->path = path;
+	if (envfile_read(path, false, env_file_setting, r) < 0) {
 		msg_add(r->errors, "cannot read configuration file %s: %s", path,
-		    strerror(errno));
+		    read_error(errno));
 		return -1;
 	}
-	/* strtok_r would skip empty lines and miscount them */
-	for (line = text; line != NULL; line = save) {
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		lineno++;
-		rc = envfile_parse_line(line, &key, &value);
-		if (rc == 0)
-			continue;
-		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (rc < 0) {
-			msg_add(r->errors, "%s: cannot parse line (want KEY=VALUE)",
-			    where);
-			continue;
-		}
-		raw_set(r, key, value, where);
-		OPENSSL_cleanse(value, strlen(value));
-		free(key);
-		free(value);
-	}
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
 	return 0;
 }
 
@@ -196,6 +209,10 @@ read_environment(struct raw *r)
 	}
 }
 
+/* NAME_FILE: the whole file is the secret, one trailing newline (\n or
+ * \r\n) stripped. Symlinks are followed: Kubernetes secrets and systemd
+ * credentials are symlinks, and the path comes from root's configuration,
+ * not from a recording. A FIFO or directory fails at once, not blocks. */
 static void
 read_secret_files(struct raw *r)
 {
@@ -205,14 +222,23 @@ read_secret_files(struct raw *r)
 	for (i = 0; i < NKEYS; i++) {
 		if (r->file[i] == NULL)
 			continue;
-		s = fs_read_file(r->file[i], 64 * 1024, &len);
+		s = envfile_read_file(r->file[i], SECRET_FILE_MAX, true, &len);
 		if (s == NULL) {
 			msg_add(r->errors, "%s_FILE: cannot read `%s': %s",
-			    keys[i].name, r->file[i], strerror(errno));
+			    keys[i].name, r->file[i], read_error(errno));
 			continue;
 		}
-		while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		if (memchr(s, '\0', len) != NULL) {
+			msg_add(r->errors, "%s_FILE: `%s' holds a NUL byte (want "
+			    "the secret as text)", keys[i].name, r->file[i]);
+			envfile_free_secret(s, len);
+			continue;
+		}
+		if (len > 0 && s[len - 1] == '\n') {
 			s[--len] = '\0';
+			if (len > 0 && s[len - 1] == '\r')
+				s[--len] = '\0';
+		}
 		if (r->val[i] != NULL) {
 			OPENSSL_cleanse(r->val[i], strlen(r->val[i]));
 			free(r->val[i]);
@@ -286,15 +312,37 @@ is_http_url(const char *s)
 	    (strncmp(s, "https://", 8) == 0 && s[8] != '\0');
 }
 
+/* A URL for a message: its user:password, if any, replaced by ***. The
+ * string lives until the next call with the same slot. */
+static const char *
+shown(char **slot, const char *url)
+{
+	free(*slot);
+	*slot = url != NULL ? util_url_redact(url) : NULL;
+	return *slot;
+}
+
+/* Whether the URL carries userinfo (user:password@). */
+static bool
+has_userinfo(const char *url)
+{
+	char *red = util_url_redact(url);
+	bool diff = strcmp(red, url) != 0;
+
+	free(red);
+	return diff;
+}
+
 static void
 parse_storage(struct raw *r, struct config *c)
 {
 	const char *v = get(r, "STORAGE_URL");
-	char *def = NULL;
+	char *def = NULL, *red;
 
 	if (v == NULL)
 		v = def = xasprintf("file://%s/storage", c->state_dir);
 	c->storage_url = xstrdup(v);
+	red = util_url_redact(v);
 	if (strncmp(v, "file://", 7) == 0 && v[7] != '\0') {
 		c->storage_path = fs_absolute(v + 7);
 	} else if (strncmp(v, "s3://", 5) == 0 && v[5] != '\0' && v[5] != '/') {
@@ -309,18 +357,23 @@ parse_storage(struct raw *r, struct config *c)
 		while (plen > 0 && p[plen - 1] == '/')
 			plen--;
 		c->s3_prefix = xstrndup(p, plen);
-		if (strlen(c->s3_bucket) < 3 || strlen(c->s3_bucket) > 63 ||
+		if (has_userinfo(v))
+			msg_add(r->errors, "STORAGE_URL: `%s' carries a user name "
+			    "or password: give the credentials as AWS_ACCESS_KEY_ID "
+			    "and AWS_SECRET_ACCESS_KEY (or their _FILE forms)", red);
+		else if (strlen(c->s3_bucket) < 3 || strlen(c->s3_bucket) > 63 ||
 		    strspn(c->s3_bucket, "abcdefghijklmnopqrstuvwxyz0123456789.-_")
 		    != strlen(c->s3_bucket))
 			msg_add(r->errors, "STORAGE_URL: `%s' has no valid bucket "
-			    "name (3-63 of a-z 0-9 . - _)", v);
+			    "name (3-63 of a-z 0-9 . - _)", red);
 		if (c->aws_access_key_id == NULL || c->aws_secret_access_key == NULL)
 			msg_add(r->errors, "STORAGE_URL: `%s' needs AWS_ACCESS_KEY_ID "
-			    "and AWS_SECRET_ACCESS_KEY (or their _FILE forms)", v);
+			    "and AWS_SECRET_ACCESS_KEY (or their _FILE forms)", red);
 	} else {
 		msg_add(r->errors, "STORAGE_URL: `%s' is neither file:///DIR nor "
-		    "s3://BUCKET[/PREFIX]", v);
+		    "s3://BUCKET[/PREFIX]", red);
 	}
+	free(red);
 	free(def);
 }
 
@@ -361,15 +414,25 @@ parse_keep_local(struct raw *r, struct config *c)
 	else if (util_parse_duration(v, &c->keep_local_age) == 0 &&
 	    c->keep_local_age > 0)
 		c->keep_local = KEEP_AGE;
-	else
+	else {
 		msg_add(r->errors, "KEEP_LOCAL: `%s' is not keep, delete or an "
 		    "age like 7d", v);
+		return;
+	}
+	/* the source is the only copy of the video when no mp4 is stored:
+	 * audio and manifest alone do not replace it */
+	if (c->keep_local != KEEP_KEEP && c->outputs != 0 &&
+	    (c->outputs & OUT_MP4) == 0)
+		msg_add(r->errors, "KEEP_LOCAL=%s would delete the only copy of "
+		    "the video: OUTPUTS=`%s' has no mp4 (add mp4 to OUTPUTS or "
+		    "set KEEP_LOCAL=keep)", v, get(r, "OUTPUTS"));
 }
 
 static void
 build(struct raw *r, struct config *c)
 {
 	const char *v;
+	char *red = NULL;
 	uint64_t size;
 	int64_t n;
 
@@ -388,7 +451,7 @@ build(struct raw *r, struct config *c)
 	c->reflector_api_url = xstrdup(v);
 	if (!is_http_url(v))
 		msg_add(r->errors, "REFLECTOR_API_URL: `%s' is not an http:// or "
-		    "https:// URL", v);
+		    "https:// URL", shown(&red, v));
 	v = get(r, "WEBHOOK_URL");
 	if (v != NULL && strcmp(v, "none") == 0) {
 		c->webhook_url = NULL;
@@ -396,7 +459,7 @@ build(struct raw *r, struct config *c)
 		c->webhook_url = xstrdup(v);
 		if (!is_http_url(v))
 			msg_add(r->errors, "WEBHOOK_URL: `%s' is not an http:// or "
-			    "https:// URL (or none)", v);
+			    "https:// URL (or none)", shown(&red, v));
 	} else {
 		size_t len = strlen(c->reflector_api_url);
 		while (len > 0 && c->reflector_api_url[len - 1] == '/')
@@ -407,7 +470,8 @@ build(struct raw *r, struct config *c)
 	if (c->webhook_url != NULL && c->webhook_secret == NULL)
 		msg_add(r->errors, "JITSI_WEBHOOK_SECRET: not set, but the "
 		    "completion webhook to %s must be signed (set it, or "
-		    "WEBHOOK_URL=none to send no webhook)", c->webhook_url);
+		    "WEBHOOK_URL=none to send no webhook)",
+		    shown(&red, c->webhook_url));
 	parse_duration(r, "WEBHOOK_RETRY_FOR", 0, &c->webhook_retry_for);
 	parse_duration(r, "WEBHOOK_TIMEOUT", 1, &c->webhook_timeout);
 	parse_duration(r, "RETRY_MAX_DELAY", 1, &c->retry_max_delay);
@@ -418,7 +482,12 @@ build(struct raw *r, struct config *c)
 	c->s3_endpoint = dup_or_null(get(r, "S3_ENDPOINT"));
 	if (c->s3_endpoint != NULL && !is_http_url(c->s3_endpoint))
 		msg_add(r->errors, "S3_ENDPOINT: `%s' is not an http:// or "
-		    "https:// URL", c->s3_endpoint);
+		    "https:// URL", shown(&red, c->s3_endpoint));
+	else if (c->s3_endpoint != NULL && has_userinfo(c->s3_endpoint))
+		msg_add(r->errors, "S3_ENDPOINT: `%s' carries a user name or "
+		    "password: give the credentials as AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY (or their _FILE forms)",
+		    shown(&red, c->s3_endpoint));
 	c->s3_region = xstrdup(get(r, "S3_REGION"));
 	if (strspn(c->s3_region, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
 	    strlen(c->s3_region))
@@ -463,6 +532,7 @@ build(struct raw *r, struct config *c)
 	if (log_parse_level(v, &c->log_level) < 0)
 		msg_add(r->errors, "LOG_LEVEL: `%s' is not debug, info, warn or "
 		    "error", v);
+	free(red);
 }
 
 struct config *
@@ -494,7 +564,14 @@ config_load(const char *path, struct config_msgs *errors,
 			OPENSSL_cleanse(r.val[i], strlen(r.val[i]));
 			free(r.val[i]);
 		}
-		free(r.file[i]);
+		if (r.file[i] != NULL) {
+			struct config_file *f;
+			box->cfg.files = xrealloc(box->cfg.files,
+			    (box->cfg.nfiles + 1) * sizeof(*box->cfg.files));
+			f = &box->cfg.files[box->cfg.nfiles++];
+			f->key = xasprintf("%s_FILE", keys[i].name);
+			f->path = r.file[i];
+		}
 	}
 	if (errors->n > 0) {
 		config_free(&box->cfg);
@@ -515,6 +592,8 @@ free_secret(char *s)
 void
 config_free(struct config *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
 	free(c->jitsi_domain);
@@ -541,6 +620,11 @@ config_free(struct config *c)
 	free_secret(c->api_tokens);
 	free_secret(c->event_sync_token);
 	free(c->source);
+	for (i = 0; i < c->nfiles; i++) {
+		free(c->files[i].key);
+		free(c->files[i].path);
+	}
+	free(c->files);
 	free((struct config_box *)c);
 }
 

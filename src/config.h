@@ -63,6 +63,15 @@ struct config {
 	enum log_level log_level;
 
 	char *source;                  /* the env file read, or NULL */
+	struct config_file *files;     /* the NAME_FILE secrets read */
+	size_t nfiles;
+};
+
+/* A secret read from a file (NAME_FILE=path), so that check can tell
+ * whether the service user could read it too. */
+struct config_file {
+	char *key;                     /* e.g. AWS_SECRET_ACCESS_KEY_FILE */
+	char *path;                    /* as given */
 };
 
 /* A list of messages, one per problem. */

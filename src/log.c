@@ -3,20 +3,24 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static enum log_format log_fmt = LOG_TEXT;
-static enum log_level log_min = LOG_INFO;
+/* Format and threshold in one atomic word: log_setup runs on SIGHUP
+ * while worker threads log, and each line must see one consistent pair
+ * (read once per line, so a line never switches format half-way). */
+#define LOG_PACK(format, level) (((unsigned)(format) << 8) | (unsigned)(level))
+static atomic_uint log_conf = LOG_PACK(LOG_TEXT, LOG_INFO);
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void
 log_setup(enum log_format format, enum log_level level)
 {
-	log_fmt = format;
-	log_min = level;
+	atomic_store_explicit(&log_conf, LOG_PACK(format, level),
+	    memory_order_relaxed);
 }
 
 int
@@ -122,11 +126,12 @@ needs_quotes(const char *s)
 }
 
 static void
-put_field(struct line *l, const char *key, const char *value, int first)
+put_field(struct line *l, enum log_format fmt, const char *key,
+    const char *value, int first)
 {
 	if (value == NULL)
 		value = "";
-	if (log_fmt == LOG_JSON) {
+	if (fmt == LOG_JSON) {
 		puts_raw(l, first ? "\"" : ",\"");
 		puts_raw(l, key);
 		puts_raw(l, "\":\"");
@@ -153,27 +158,29 @@ log_msg(enum log_level level, const char *msg, ...)
 	struct line l;
 	char ts[UTIL_ISO_LEN];
 	const char *k, *v, *tail;
+	unsigned conf = atomic_load_explicit(&log_conf, memory_order_relaxed);
+	enum log_format fmt = (enum log_format)(conf >> 8);
 	va_list ap;
 
-	if (level < log_min)
+	if (level < (enum log_level)(conf & 0xff))
 		return;
 	l.len = 0;
 	l.cut = 0;
 	util_iso8601_ms(util_now_ms(), ts);
-	if (log_fmt == LOG_JSON)
+	if (fmt == LOG_JSON)
 		puts_raw(&l, "{");
-	put_field(&l, "ts", ts, 1);
-	put_field(&l, "level", level_names[level], 0);
-	put_field(&l, "msg", msg, 0);
+	put_field(&l, fmt, "ts", ts, 1);
+	put_field(&l, fmt, "level", level_names[level], 0);
+	put_field(&l, fmt, "msg", msg, 0);
 	va_start(ap, msg);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
-		put_field(&l, k, v, 0);
+		put_field(&l, fmt, k, v, 0);
 	}
 	va_end(ap);
 	/* the tail goes into the 8 bytes put() always keeps free */
-	tail = l.cut ? (log_fmt == LOG_JSON ? "…\"}\n" : "…\n") :
-	    (log_fmt == LOG_JSON ? "}\n" : "\n");
+	tail = l.cut ? (fmt == LOG_JSON ? "…\"}\n" : "…\n") :
+	    (fmt == LOG_JSON ? "}\n" : "\n");
 	memcpy(l.buf + l.len, tail, strlen(tail));
 	l.len += strlen(tail);
 	/* one write: lines from several threads never interleave */

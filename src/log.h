@@ -5,7 +5,8 @@
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT = 0, LOG_JSON };
 
-/* Set the threshold and line format; safe to call again (SIGHUP). */
+/* Set the threshold and line format; safe to call again (SIGHUP) while
+ * other threads log: each line uses one consistent setting. */
 void log_setup(enum log_format format, enum log_level level);
 int log_parse_level(const char *s, enum log_level *out);
 int log_parse_format(const char *s, enum log_format *out);

@@ -66,11 +66,58 @@ file_errno_class(int e)
 	}
 }
 
+/* mkdir -p for an object's directory that survives a power cut: each
+ * directory this creates is only an entry in its parent until the parent
+ * is fsync'ed, so the parent of every new directory is fsync'ed (the
+ * object's own directory is fsync'ed after its rename by
+ * fs_copy_file_atomic). 0, or -1 with errno set and the failing path in
+ * failed (size bytes). */
+static int
+file_mkdirs_durable(const char *path, mode_t mode, char *failed, size_t size)
+{
+	char buf[PATH_MAX], parent[PATH_MAX];
+	char *p;
+	int last = 0;
+
+	if (util_strlcpy(buf, path, sizeof(buf)) < 0) {
+		util_strlcpy(failed, path, size);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (buf[0] == '\0')
+		return 0;
+	for (p = buf + 1; !last; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		last = *p == '\0';
+		*p = '\0';
+		if (p[-1] != '/') {      /* "a//b": nothing between */
+			if (mkdir(buf, mode) == 0) {
+				if (fs_dirname(buf, parent, sizeof(parent)) < 0) {
+					util_strlcpy(failed, buf, size);
+					errno = ENAMETOOLONG;
+					return -1;
+				}
+				if (fs_fsync(parent) < 0) {
+					util_strlcpy(failed, parent, size);
+					return -1;
+				}
+			} else if (errno != EEXIST) {
+				util_strlcpy(failed, buf, size);
+				return -1;
+			}
+		}
+		if (!last)
+			*p = '/';
+	}
+	return 0;
+}
+
 static int
 file_put(struct store *st, const struct store_put *put,
     struct store_object *out, char *err, size_t errlen)
 {
-	char dst[PATH_MAX], dir[PATH_MAX];
+	char dst[PATH_MAX], dir[PATH_MAX], failed[PATH_MAX];
 	struct stat src_st, dst_st;
 
 	if (util_snprintf(dst, sizeof(dst), "%s/%s", st->dir, put->key) < 0) {
@@ -84,10 +131,11 @@ file_put(struct store *st, const struct store_put *put,
 		return STORE_RETRY;
 	}
 	fs_dirname(dst, dir, sizeof(dir));
-	if (fs_mkdirs(dir, 0755) < 0) {
-		snprintf(err, errlen, "cannot create storage directory %s: %s",
-		    dir, strerror(errno));
-		return file_errno_class(errno);
+	if (file_mkdirs_durable(dir, 0755, failed, sizeof(failed)) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot create storage directory %s "
+		    "(at %s): %s", dir, failed, strerror(e));
+		return file_errno_class(e);
 	}
 	if (fs_copy_file_atomic(put->path, dst, 0644, true) < 0) {
 		int e = errno;

@@ -311,3 +311,39 @@ util_backoff_ms(int64_t attempt, int64_t max_ms)
 	util_random(&r, sizeof(r));
 	return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
 }
+
+char *
+util_url_redact(const char *url)
+{
+	const char *p = url, *sep, *auth, *end, *at, *q;
+	size_t rest;
+	char *out, *o;
+
+	/* each "***" stands for at least the "://" before it: never more
+	 * than twice the input */
+	out = xmalloc(2 * strlen(url) + 1);
+	o = out;
+	while ((sep = strstr(p, "://")) != NULL) {
+		auth = sep + 3;
+		memcpy(o, p, (size_t)(auth - p));
+		o += auth - p;
+		/* not ending it at '?' or '#': a password may hold them
+		 * unencoded, and cutting too much is the safe mistake */
+		end = auth + strcspn(auth, "/`'\" <>\t\r\n");
+		at = NULL;
+		for (q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		if (at != NULL) {
+			memcpy(o, "***", 3);
+			o += 3;
+			auth = at;
+		}
+		memcpy(o, auth, (size_t)(end - auth));
+		o += end - auth;
+		p = end;
+	}
+	rest = strlen(p);
+	memcpy(o, p, rest + 1);
+	return out;
+}

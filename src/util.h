@@ -65,4 +65,13 @@ void util_uuid4(char *buf);
  * that many jobs failing together do not retry together. */
 int64_t util_backoff_ms(int64_t attempt, int64_t max_ms);
 
+/* A copy of url (or of a message quoting URLs) with the userinfo of every
+ * URL in it replaced by "***": https://user:pass@host/p comes back with
+ * "***" in place of "user:pass". The authority is what follows "://" up to the first
+ * '/', space or quote (not '?' or '#': a password may hold them); its
+ * userinfo is everything up to its last '@'. Text without userinfo comes
+ * back unchanged. For every message and log line that names a configured
+ * URL: WEBHOOK_URL may carry a password. Newly allocated (xmalloc). */
+char *util_url_redact(const char *url);
+
 #endif

@@ -113,6 +113,7 @@ webhook_post(const char *url, const char *secret, const char *key,
 	char sig[HASH_HEX_LEN], hdr[160], errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers = NULL;
 	struct answer answer = { .len = 0 };
+	char *shown;
 	CURLcode rc;
 	CURL *c;
 	int result;
@@ -150,8 +151,11 @@ webhook_post(const char *url, const char *secret, const char *key,
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, retry_after_ms);
 	rc = curl_easy_perform(c);
+	/* err ends up in the job's last_error, status and the log: the URL's
+	 * user:password (Basic auth to the receiver) must not */
+	shown = util_url_redact(url);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "webhook %s: %s", url,
+		snprintf(err, errlen, "webhook %s: %s", shown,
 		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		result = WEBHOOK_RETRY;
 		goto done;
@@ -163,10 +167,17 @@ webhook_post(const char *url, const char *secret, const char *key,
 	} else {
 		result = (*status == 408 || *status == 429 || *status >= 500) ?
 		    WEBHOOK_RETRY : WEBHOOK_FATAL;
-		snprintf(err, errlen, "webhook %s answered HTTP %ld: %.300s", url,
-		    *status, answer.buf);
+		snprintf(err, errlen, "webhook %s answered HTTP %ld: %.300s",
+		    shown, *status, answer.buf);
 	}
 done:
+	free(shown);
+	/* and any URL curl or the receiver quoted */
+	if (result != WEBHOOK_OK) {
+		shown = util_url_redact(err);
+		util_strlcpy(err, shown, errlen);
+		free(shown);
+	}
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(c);
 	return result;

@@ -22,7 +22,8 @@ char *webhook_body(const json_t *job, int64_t now_ms);
  * (hex HMAC-SHA256 of the exact body with secret) and Idempotency-Key.
  * OK on 2xx; RETRY on network errors, timeouts, 408, 429, 5xx; FATAL on
  * anything else. *status gets the HTTP status (0 when none), err a
- * message with the receiver's answer, *retry_after_ms the receiver's
+ * message with the receiver's answer (URLs in it without their
+ * user:password: util_url_redact), *retry_after_ms the receiver's
  * Retry-After (0 when none). */
 int webhook_post(const char *url, const char *secret, const char *key,
     const char *body, int64_t timeout_s, long *status,

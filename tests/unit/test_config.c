@@ -4,7 +4,10 @@
 #include "envfile.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/jp-test-config-XXXXXX";
@@ -14,7 +17,7 @@ static const char *const all_keys[] = { "JITSI_DOMAIN", "JITSI_JWT_SECRET",
 	"STORAGE_URL", "STATE_DIR", "RECORDINGS_DIR", "S3_PART_SIZE",
 	"WORKERS", "KEEP_LOCAL", "OUTPUTS", "LOG_LEVEL", "STABLE_SECONDS",
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "JIBRI_PIPELINE_CONFIG",
-	"REFLECTOR_API_URL", "S3_PATH_STYLE" };
+	"REFLECTOR_API_URL", "S3_PATH_STYLE", "S3_ENDPOINT" };
 
 static void
 clean_env(void)
@@ -255,13 +258,201 @@ iso_and_backoff(void)
 	CHECK(d >= 150000);
 }
 
+static void
+keep_local_needs_mp4(void)
+{
+	static const char *const keeps[] = { "delete", "7d" };
+	struct config_msgs e = { 0 }, w = { 0 };
+	struct config *c;
+	char want[300];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		clean_env();
+		setenv("WEBHOOK_URL", "none", 1);
+		setenv("OUTPUTS", "audio,manifest", 1);
+		setenv("KEEP_LOCAL", keeps[i], 1);
+		c = config_load(NULL, &e, &w);
+		CHECK(c == NULL);
+		snprintf(want, sizeof(want), "KEEP_LOCAL=%s would delete the only "
+		    "copy of the video: OUTPUTS=`audio,manifest' has no mp4 (add "
+		    "mp4 to OUTPUTS or set KEEP_LOCAL=keep)", keeps[i]);
+		CHECK_INT(e.n, 1);
+		if (e.n > 0)
+			CHECK_STR(e.v[0], want);
+		config_unref(c);
+		config_msgs_free(&e);
+		config_msgs_free(&w);
+	}
+	/* with the video stored, or the source kept: fine */
+	setenv("OUTPUTS", "video,audio", 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c != NULL);
+	CHECK_INT(e.n, 0);
+	config_unref(c);
+	setenv("OUTPUTS", "audio", 1);
+	setenv("KEEP_LOCAL", "keep", 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c != NULL);
+	CHECK_INT(e.n, 0);
+	config_unref(c);
+	config_msgs_free(&e);
+	config_msgs_free(&w);
+}
+
+struct seen {
+	char text[256];
+	int bad_lines;
+};
+
+static void
+collect_setting(void *arg, int lineno, const char *key, const char *value)
+{
+	struct seen *s = arg;
+	size_t n = strlen(s->text);
+
+	if (key == NULL) {
+		s->bad_lines++;
+		return;
+	}
+	snprintf(s->text + n, sizeof(s->text) - n, "%d:%s=%s;", lineno, key,
+	    value);
+}
+
+static void
+env_text_wiped_whole(void)
+{
+	static const char text[] = "# secrets\nA=first\n\nB=\"second line "
+	    "secret\"\nbroken line\nC='third'\n";
+	struct seen s = { "", 0 };
+	size_t len = sizeof(text) - 1, i, nonzero = 0;
+	char *buf = xmalloc(len + 1);
+
+	memcpy(buf, text, len + 1);
+	envfile_parse_text(buf, len, collect_setting, &s);
+	CHECK_STR(s.text, "2:A=first;4:B=second line secret;6:C=third;");
+	CHECK_INT(s.bad_lines, 1);
+	/* every byte, not only the first line */
+	for (i = 0; i < len; i++)
+		if (buf[i] != '\0')
+			nonzero++;
+	CHECK_INT(nonzero, 0);
+	free(buf);
+}
+
+static void
+secret_file_symlink_fifo(void)
+{
+	struct config_msgs e = { 0 }, w = { 0 };
+	struct config *c;
+	char *secret = write_file("real-secret", "linked-secret\n\n");
+	char *link = xasprintf("%s/secret-link", dir);
+	char *fifo = xasprintf("%s/secret-fifo", dir);
+	char *msg;
+	time_t t0;
+
+	clean_env();
+	CHECK(symlink(secret, link) == 0);
+	setenv("JITSI_WEBHOOK_SECRET_FILE", link, 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c != NULL);
+	CHECK_INT(e.n, 0);
+	if (c != NULL) {
+		/* one trailing newline stripped, not two */
+		CHECK_STR(c->webhook_secret, "linked-secret\n");
+		CHECK_INT(c->nfiles, 1);
+		if (c->nfiles == 1) {
+			CHECK_STR(c->files[0].key, "JITSI_WEBHOOK_SECRET_FILE");
+			CHECK_STR(c->files[0].path, link);
+		}
+	}
+	config_unref(c);
+
+	/* a FIFO nobody writes: refused at once, not waited on */
+	CHECK(mkfifo(fifo, 0600) == 0);
+	setenv("JITSI_WEBHOOK_SECRET_FILE", fifo, 1);
+	t0 = time(NULL);
+	c = config_load(NULL, &e, &w);
+	CHECK(time(NULL) - t0 < 3);
+	CHECK(c == NULL);
+	msg = xasprintf("JITSI_WEBHOOK_SECRET_FILE: cannot read `%s': not a "
+	    "regular file", fifo);
+	CHECK(has_msg(&e, msg));
+	free(msg);
+	config_msgs_free(&e);
+
+	setenv("JITSI_WEBHOOK_SECRET_FILE", dir, 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c == NULL);
+	CHECK(has_msg(&e, "JITSI_WEBHOOK_SECRET_FILE: cannot read"));
+	CHECK(has_msg(&e, "not a regular file"));
+	config_msgs_free(&e);
+	config_msgs_free(&w);
+	unlink(fifo);
+	unlink(link);
+	free(secret); free(link); free(fifo);
+}
+
+static void
+read_file_refuses_fifo(void)
+{
+	char *fifo = xasprintf("%s/plain-fifo", dir), *text;
+	size_t len;
+
+	CHECK(mkfifo(fifo, 0600) == 0);
+	errno = 0;
+	text = envfile_read_file(fifo, 100, true, &len);
+	CHECK(text == NULL);
+	CHECK_INT(errno, EINVAL);
+	unlink(fifo);
+	free(fifo);
+}
+
+static void
+urls_redacted_in_messages(void)
+{
+	struct config_msgs e = { 0 }, w = { 0 };
+	struct config *c;
+	size_t i;
+
+	clean_env();
+	setenv("WEBHOOK_URL", "ftp://hook:pw-webhook@example.com/x", 1);
+	setenv("S3_ENDPOINT", "https://ak:pw-endpoint@s3.example.com", 1);
+	setenv("STORAGE_URL", "s3://ak:pw-storage@bucket/p", 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c == NULL);
+	CHECK(has_msg(&e, "WEBHOOK_URL: `ftp://***@example.com/x'"));
+	CHECK(has_msg(&e, "S3_ENDPOINT: `https://***@s3.example.com' carries "
+	    "a user name or password"));
+	CHECK(has_msg(&e, "STORAGE_URL: `s3://***@bucket/p' carries a user "
+	    "name or password"));
+	for (i = 0; i < e.n; i++)
+		CHECK(strstr(e.v[i], "pw-") == NULL);
+	config_msgs_free(&e);
+	config_msgs_free(&w);
+	unsetenv("WEBHOOK_URL");
+	unsetenv("S3_ENDPOINT");
+	unsetenv("STORAGE_URL");
+	setenv("REFLECTOR_API_URL", "http://user:pw-reflector@127.0.0.1:1250", 1);
+	c = config_load(NULL, &e, &w);
+	CHECK(c == NULL);
+	CHECK(has_msg(&e, "webhook to http://***@127.0.0.1:1250/v1/jibri/"
+	    "recording-complete must be signed"));
+	for (i = 0; i < e.n; i++)
+		CHECK(strstr(e.v[i], "pw-") == NULL);
+	config_msgs_free(&e);
+	config_msgs_free(&w);
+}
+
 int
 main(void)
 {
 	static const struct unit_test tests[] = {
 		T(parse_line_forms), T(defaults), T(file_env_and_secret_file),
 		T(every_problem_named), T(webhook_needs_secret), T(s3_url),
-		T(numbers), T(iso_and_backoff),
+		T(numbers), T(iso_and_backoff), T(keep_local_needs_mp4),
+		T(env_text_wiped_whole), T(secret_file_symlink_fifo),
+		T(read_file_refuses_fifo), T(urls_redacted_in_messages),
 	};
 	int rc;
 	char *rm;

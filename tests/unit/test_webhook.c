@@ -7,8 +7,11 @@
 #include "util.h"
 #include "webhook.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *const hostile[] = {
@@ -242,6 +245,70 @@ log_caps_long_values(void)
 	free(big);
 }
 
+static void
+url_redact(void)
+{
+	static const char *const cases[][2] = {
+		{ "https://user:pass@host/path", "https://***@host/path" },
+		{ "http://user:pa55word@127.0.0.1:9/x?q=1", "http://***@127.0.0.1:9/x?q=1" },
+		{ "http://tok@h", "http://***@h" },
+		{ "http://@h/", "http://***@h/" },
+		{ "http://u:p@ss@h/a@b", "http://***@h/a@b" },
+		{ "http://u:p#w?d@h/", "http://***@h/" },   /* unencoded # ? */
+		{ "https://host/a@b", "https://host/a@b" },
+		{ "https://host:8443/x", "https://host:8443/x" },
+		{ "s3://key:secret@bucket/p", "s3://***@bucket/p" },
+		{ "not-a-url", "not-a-url" },
+		{ "", "" },
+		{ "webhook http://a:b@h/x: Failed; then `https://c:d@i' too",
+		  "webhook http://***@h/x: Failed; then `https://***@i' too" },
+		{ "://@", "://***@" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = util_url_redact(cases[i][0]);
+		CHECK_STR(r, cases[i][1]);
+		free(r);
+	}
+}
+
+/* A port nothing listens on: bound, then closed again. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		abort();
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+post_error_hides_password(void)
+{
+	char url[128], err[700];
+	int64_t retry_after;
+	long status;
+	int rc;
+
+	snprintf(url, sizeof(url), "http://user:pa55word@127.0.0.1:%d/x",
+	    closed_port());
+	rc = webhook_post(url, "secret", "id", "{}", 5, &status, &retry_after,
+	    err, sizeof(err));
+	CHECK_INT(rc, WEBHOOK_RETRY);
+	CHECK(strstr(err, "pa55word") == NULL);
+	CHECK(strstr(err, "user") == NULL);
+	CHECK(strstr(err, "http://***@127.0.0.1:") != NULL);
+}
+
 UNIT_MAIN("webhook", T(body_roundtrips_hostile_names), T(body_shape),
     T(signature), T(manifest_and_log), T(upload_log_once),
-    T(log_lines_escape), T(log_caps_long_values))
+    T(log_lines_escape), T(log_caps_long_values), T(url_redact),
+    T(post_error_hides_password))
