@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 int
 fs_dirname(const char *path, char *buf, size_t size)
@@ -151,16 +154,18 @@ fs_mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
-char *
-fs_read_file(const char *path, size_t max, size_t *len)
+/* Read all of the open regular file fd (at most max bytes), closing it.
+ * The type is checked on the descriptor: a FIFO, device or directory is
+ * refused without a read that could block. */
+static char *
+read_fd(int fd, size_t max, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t have = 0, cap;
 	ssize_t n;
-	int fd, saved;
+	int saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0)
@@ -204,10 +209,112 @@ fs_read_file(const char *path, size_t max, size_t *len)
 	return buf;
 fail:
 	saved = errno;
+	if (buf != NULL)
+		explicit_bzero(buf, have);
 	free(buf);
 	close(fd);
 	errno = saved;
 	return NULL;
+}
+
+char *
+fs_read_file(const char *path, size_t max, size_t *len)
+{
+	return read_fd(open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK), max, len);
+}
+
+char *
+fs_read_file_at(int dirfd, const char *name, size_t max, size_t *len)
+{
+	return read_fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK), max, len);
+}
+
+/* openat2(2) is in Linux since 5.6; glibc 2.36 has no wrapper. */
+static int
+open_beneath2(int rootfd, const char *rel, int flags)
+{
+#ifdef SYS_openat2
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)flags;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+#else
+	(void)rootfd; (void)rel; (void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* The fallback: one component at a time, each opened O_NOFOLLOW
+ * relative to the one before, "." and ".." refused. */
+static int
+open_beneath_walk(int rootfd, const char *rel, int flags)
+{
+	char buf[PATH_MAX];
+	char *seg, *next;
+	int dfd, fd, saved;
+
+	if (util_strlcpy(buf, rel, sizeof(buf)) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	dfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return -1;
+	for (seg = buf; ; seg = next) {
+		while (*seg == '/')
+			seg++;
+		next = strchr(seg, '/');
+		if (next != NULL)
+			*next++ = '\0';
+		while (next != NULL && *next == '/')
+			next++;
+		if (*seg == '\0' || strcmp(seg, ".") == 0 ||
+		    strcmp(seg, "..") == 0) {
+			close(dfd);
+			errno = EXDEV;
+			return -1;
+		}
+		if (next == NULL || *next == '\0') {
+			fd = openat(dfd, seg, flags | O_NOFOLLOW);
+			saved = errno;
+			close(dfd);
+			errno = saved;
+			return fd;
+		}
+		fd = openat(dfd, seg, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		saved = errno;
+		close(dfd);
+		if (fd < 0) {
+			/* a symlink opened with O_NOFOLLOW|O_DIRECTORY: ENOTDIR */
+			errno = saved == ENOTDIR ? ELOOP : saved;
+			return -1;
+		}
+		dfd = fd;
+	}
+}
+
+int
+fs_open_beneath(int rootfd, const char *rel, int flags)
+{
+	int fd;
+
+	if (rel[0] == '/' || rel[0] == '\0') {
+		errno = EXDEV;
+		return -1;
+	}
+	flags |= O_CLOEXEC | O_NOFOLLOW;
+	fd = open_beneath2(rootfd, rel, flags);
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return fd;
+	/* no openat2 (old kernel, or a seccomp filter that refuses it) */
+	return open_beneath_walk(rootfd, rel, flags);
 }
 
 static int

@@ -23,9 +23,23 @@ int fs_fsync(const char *path);
 int fs_mkdirs(const char *path, mode_t mode);
 
 /* Read a whole (small) file, at most max bytes; the result is
- * NUL-terminated. Symlinks are not followed. NULL with errno set
- * (EFBIG when larger than max). */
+ * NUL-terminated. The last component is not followed when it is a
+ * symlink (ELOOP); the file is opened without blocking and must be a
+ * regular file (EINVAL for a FIFO, device or directory, checked on the
+ * open descriptor). NULL with errno set (EFBIG when larger than max). */
 char *fs_read_file(const char *path, size_t max, size_t *len);
+
+/* The same for name in the open directory dirfd (openat). */
+char *fs_read_file_at(int dirfd, const char *name, size_t max, size_t *len);
+
+/* Open rel (a relative path) beneath the directory rootfd the way an
+ * untrusted tree must be walked: no symlink in any component, no "..",
+ * no escape from rootfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+ * or one component at a time with O_NOFOLLOW where openat2 is missing). O_CLOEXEC | O_NOFOLLOW
+ * are added to flags; pass O_NONBLOCK when opening a file that may be a
+ * FIFO. A descriptor, or -1 with errno set (ELOOP for a symlink, EXDEV
+ * for an escape). */
+int fs_open_beneath(int rootfd, const char *rel, int flags);
 
 /* write(2) all of data, retrying short writes and EINTR. 0, or -1 with
  * errno set. */

@@ -4,6 +4,7 @@
 #include "hash.h"
 #include "log.h"
 #include "manifest.h"
+#include "pin.h"
 #include "probe.h"
 #include "remux.h"
 #include "session.h"
@@ -115,13 +116,79 @@ advance(struct pipeline_ctx *ctx, struct job *j, enum job_state next)
 	return STEP_NEXT;
 }
 
+/* RECORDINGS_DIR as it was when the job was admitted (canonical): the
+ * source is root + "/" + rel. Jobs outlive a change of RECORDINGS_DIR. */
+static int
+job_root(const struct job *j, char *buf, size_t size)
+{
+	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	size_t ns, nr;
+
+	if (src == NULL || rel == NULL)
+		return -1;
+	ns = strlen(src);
+	nr = strlen(rel);
+	if (nr == 0 || ns < nr + 2 || strcmp(src + ns - nr, rel) != 0 ||
+	    src[ns - nr - 1] != '/' || ns - nr - 1 >= size)
+		return -1;
+	memcpy(buf, src, ns - nr - 1);
+	buf[ns - nr - 1] = '\0';
+	if (buf[0] == '\0')
+		memcpy(buf, "/", 2);
+	return 0;
+}
+
+/* Find the source again, beneath its root and never through a symlink,
+ * and check it is the file that was admitted (pin.h). A job made by an
+ * earlier version, which has no pin, is pinned now. 0, or -1 with errno
+ * (ENOENT gone, ESTALE replaced) and a reason. */
+static int
+check_source(struct job *j, int *dirfd, int *fd, char *err, size_t errlen)
+{
+	char root[PATH_MAX];
+	struct pin pin;
+
+	if (job_root(j, root, sizeof(root)) < 0) {
+		util_snprintf(err, errlen, "job has no usable source path");
+		errno = EINVAL;
+		return -1;
+	}
+	if (pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
+		if (pin_take(root, job_str(j, "rel"), &pin, err, errlen) < 0)
+			return -1;
+		job_set(j, "pin", pin_to_json(&pin));
+	}
+	return pin_check(root, job_str(j, "rel"), &pin, dirfd, fd, err, errlen);
+}
+
+/* The source cannot be used: gone or replaced is for an operator to look
+ * at (it is not retried blindly), anything else is the system's. */
+static enum step_result
+source_problem(struct pipeline_ctx *ctx, struct job *j, const char *why)
+{
+	char msg[800];
+
+	if (errno == ENOENT || errno == ESTALE || errno == ELOOP ||
+	    errno == ENOTDIR || errno == EXDEV || errno == EINVAL) {
+		util_snprintf(msg, sizeof(msg), "source not processed: %s", why);
+		return fail_for_good(ctx, j, msg);
+	}
+	return retry_later(ctx, j, why);
+}
+
 static enum step_result
 step_queued(struct pipeline_ctx *ctx, struct job *j)
 {
 	struct session_info info;
+	char err[700];
+	int dirfd;
 
-	session_load(ctx->cfg->recordings_dir, job_str(j, "source"),
-	    job_str(j, "legacy_room"), &info);
+	if (check_source(j, &dirfd, NULL, err, sizeof(err)) < 0)
+		return source_problem(ctx, j, err);
+	/* a file directly in RECORDINGS_DIR has no session directory */
+	session_load(job_str(j, "source"), strchr(job_str(j, "rel"), '/') ?
+	    dirfd : -1, job_str(j, "legacy_room"), &info);
+	close(dirfd);
 	job_set_str(j, "session_dir", info.session_dir);
 	if (job_str(j, "session_suffix") != NULL) {
 		char *sid = xasprintf("%s-%s", info.session_id,
@@ -153,19 +220,23 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 	const char *src = job_str(j, "source");
 	struct probe_result pr;
 	struct stat st;
-	char err[512], dur[32];
-	int rc;
+	char err[700], dur[32];
+	int rc, fd;
 
-	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
-		util_snprintf(err, sizeof(err), "source %s: %s", src, errno ?
-		    strerror(errno) : "not a regular file");
-		return fail_for_good(ctx, j, err);
+	if (check_source(j, NULL, &fd, err, sizeof(err)) < 0)
+		return source_problem(ctx, j, err);
+	if (fstat(fd, &st) < 0) {
+		util_snprintf(err, sizeof(err), "source %s: %s", src,
+		    strerror(errno));
+		close(fd);
+		return retry_later(ctx, j, err);
 	}
 	job_set_int(j, "source_size", (int64_t)st.st_size);
 	job_set_int(j, "source_mtime", (int64_t)st.st_mtim.tv_sec);
 	job_set_int(j, "source_mtime_ns", (int64_t)st.st_mtim.tv_sec *
 	    1000000000 + st.st_mtim.tv_nsec);
-	rc = probe_file(src, &pr, err, sizeof(err));
+	rc = probe_fd(fd, src, &pr, err, sizeof(err));
+	close(fd);
 	if (rc == PROBE_BAD_MEDIA)
 		return quarantine(ctx, j, err);
 	if (rc != PROBE_OK)
@@ -300,9 +371,15 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 	util_snprintf(audio, sizeof(audio), "%s/audio.m4a", work);
 	memset(&res, 0, sizeof(res));
 	if (want & (OUT_MP4 | OUT_AUDIO)) {
-		rc = remux_file(job_str(j, "source"),
+		int fd;
+		if (check_source(j, NULL, &fd, err, sizeof(err)) < 0) {
+			fs_remove_tree(work);
+			return source_problem(ctx, j, err);
+		}
+		rc = remux_fd(fd, job_str(j, "source"),
 		    (want & OUT_MP4) ? video : NULL,
 		    (want & OUT_AUDIO) ? audio : NULL, &res, err, sizeof(err));
+		close(fd);
 		if (rc == REMUX_BAD_MEDIA)
 			return quarantine(ctx, j, err);
 		if (rc != REMUX_OK) {
@@ -542,56 +619,118 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 	return STEP_STOP;
 }
 
-/* Remove path when it is a regular file (not a symlink). */
-static int
-unlink_regular(const char *path)
+/* Whether the job holds a verified video object: what makes deleting
+ * the source safe (OUTPUTS without mp4 never stores one). */
+static bool
+video_stored(struct job *j)
 {
-	struct stat st;
+	json_t *out = json_object_get(json_object_get(j->doc, "outputs"),
+	    "video");
+	json_t *obj = json_object_get(json_object_get(j->doc, "objects"),
+	    "video");
+	const char *want = json_string_value(json_object_get(out, "sha256"));
+	const char *have = json_string_value(json_object_get(obj, "sha256"));
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISREG(st.st_mode))
-		return 0;
-	return unlink(path);
+	return want != NULL && have != NULL && strcmp(want, have) == 0 &&
+	    json_integer_value(json_object_get(out, "size")) ==
+	    json_integer_value(json_object_get(obj, "size"));
+}
+
+/* Remove the session directory dirfd (rel's directory) when nothing but
+ * metadata.json is left in it; never RECORDINGS_DIR or anything above
+ * the session directory. The name is looked up again beneath root
+ * without following links and must still be the pinned directory. */
+static void
+remove_session_dir(const char *root, const char *rel, int dirfd,
+    const struct pin *pin)
+{
+	char dir[PATH_MAX];
+	const char *name;
+	struct stat st;
+	char *slash;
+	int parent, rootfd;
+
+	if (session_count_media_at(dirfd) != 0)
+		return;
+	if (fstatat(dirfd, "metadata.json", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		unlinkat(dirfd, "metadata.json", 0);
+	if (util_strlcpy(dir, rel, sizeof(dir)) < 0 ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return;         /* a top-level file: no session directory */
+	*slash = '\0';
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		parent = rootfd;
+		name = dir;
+	} else {
+		*slash = '\0';
+		parent = fs_open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY);
+		name = slash + 1;
+	}
+	if (parent >= 0 && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode) && (int64_t)st.st_dev == pin->dir_dev &&
+	    (int64_t)st.st_ino == pin->dir_ino)
+		unlinkat(parent, name, AT_REMOVEDIR); /* only when empty */
+	if (parent >= 0 && parent != rootfd)
+		close(parent);
+	close(rootfd);
 }
 
 int
 pipeline_delete_source(struct job *j)
 {
-	const char *src = job_str(j, "source"), *dir = job_str(j, "session_dir");
-	char meta[PATH_MAX];
+	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	char root[PATH_MAX], err[700], ts[UTIL_ISO_LEN];
+	const char *base;
 	struct stat st;
+	struct pin pin;
+	int dirfd;
 
 	if (job_bool(j, "quarantined") || job_str(j, "result") == NULL ||
 	    strcmp(job_str(j, "result"), "completed") != 0 ||
 	    json_object_get(j->doc, "source_deleted_at") != NULL)
 		return 0;
-	if (lstat(src, &st) == 0 && (int64_t)st.st_size != job_int(j,
-	    "source_size")) {
-		log_warn("source changed since it was stored: kept", "id", j->id,
-		    "source", src);
+	if (!video_stored(j)) {
+		log_warn("no verified video object: source kept (OUTPUTS has no "
+		    "mp4?)", "id", j->id, "source", src);
 		return 0;
 	}
-	if (unlink_regular(src) < 0) {
-		log_error("cannot delete source", "id", j->id, "source", src,
-		    "error", strerror(errno));
-		return -1;
+	if (job_root(j, root, sizeof(root)) < 0 ||
+	    pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
+		log_warn("source not pinned: kept", "id", j->id, "source", src);
+		return 0;
 	}
-	if (dir != NULL) {
-		size_t n = 0;
-		char **rest = session_media_files(dir, &n);
-		session_free_list(rest, n);
-		if (rest != NULL && n == 0) {
-			util_snprintf(meta, sizeof(meta), "%s/metadata.json", dir);
-			unlink_regular(meta);
-			rmdir(dir); /* only when nothing else is in it */
+	if (pin_check(root, rel, &pin, &dirfd, NULL, err, sizeof(err)) < 0) {
+		if (errno != ENOENT) {
+			log_warn("source kept", "id", j->id, "error", err);
+			return 0;
 		}
+		log_info("source already gone", "id", j->id, "source", src);
+	} else {
+		base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+		if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (int64_t)st.st_size != job_int(j, "source_size")) {
+			log_warn("source changed since it was stored: kept", "id",
+			    j->id, "source", src);
+			close(dirfd);
+			return 0;
+		}
+		/* through the checked directory: a swap of the name since
+		 * cannot redirect the unlink */
+		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
+			log_error("cannot delete source", "id", j->id, "source", src,
+			    "error", strerror(errno));
+			close(dirfd);
+			return -1;
+		}
+		remove_session_dir(root, rel, dirfd, &pin);
+		close(dirfd);
 	}
-	{
-		char ts[UTIL_ISO_LEN];
-		job_set_str(j, "source_deleted_at",
-		    util_iso8601_ms(util_now_ms(), ts));
-	}
+	job_set_str(j, "source_deleted_at", util_iso8601_ms(util_now_ms(), ts));
 	log_info("source deleted after verified upload", "id", j->id, "source",
 	    src);
 	return 1;

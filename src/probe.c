@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,13 @@ int
 probe_file(const char *path, struct probe_result *out, char *err,
     size_t errlen)
 {
+	return probe_fd(-1, path, out, err, errlen);
+}
+
+int
+probe_fd(int in_fd, const char *path, struct probe_result *out, char *err,
+    size_t errlen)
+{
 	struct avfile f = { .fd = -1 };
 	AVFormatContext *fmt;
 	int64_t size;
@@ -81,7 +89,16 @@ probe_file(const char *path, struct probe_result *out, char *err,
 	int fd, rc, e;
 
 	memset(out, 0, sizeof(*out));
-	rc = avfile_open_path(path, &fd, &size, &e, err, errlen);
+	if (in_fd >= 0) {
+		fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			util_snprintf(err, errlen, "cannot dup: %s", strerror(errno));
+			return PROBE_IO;
+		}
+		rc = avfile_check_fd(&fd, &size, &e, err, errlen);
+	} else {
+		rc = avfile_open_path(path, &fd, &size, &e, err, errlen);
+	}
 	if (rc != AVFILE_OK)
 		return rc;
 	rc = probe_mp4_layout(fd, size, err, errlen);

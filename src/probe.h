@@ -46,6 +46,12 @@ struct probe_result {
 int probe_file(const char *path, struct probe_result *out, char *err,
     size_t errlen);
 
+/* The same for the open file fd (not closed; path names it in messages):
+ * what the pipeline uses, so that what it probes is the file it checked,
+ * whatever the name points to by then. fd < 0: open path. */
+int probe_fd(int fd, const char *path, struct probe_result *out, char *err,
+    size_t errlen);
+
 /* The result as a JSON object (what `jibri-pipeline probe` prints and the
  * manifest embeds): {"format","duration","start_time","size","bit_rate",
  * "streams":[{"index","type","codec","profile","width","height","fps",

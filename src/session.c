@@ -6,11 +6,13 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define METADATA_MAX (1 << 20)
 
@@ -67,6 +69,29 @@ session_media_files(const char *dir, size_t *n)
 	if (v == NULL)
 		v = xcalloc(1, sizeof(char *));
 	return v;
+}
+
+int
+session_count_media_at(int dirfd)
+{
+	struct dirent *de;
+	struct stat st;
+	int fd, n = 0;
+	DIR *d;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (session_is_media_name(de->d_name) &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			n++;
+	closedir(d);
+	return n;
 }
 
 void
@@ -261,10 +286,10 @@ session_key_component(const char *s)
 }
 
 void
-session_load(const char *recordings_dir, const char *source,
-    const char *legacy_room, struct session_info *info)
+session_load(const char *source, int dirfd, const char *legacy_room,
+    struct session_info *info)
 {
-	char dir[PATH_MAX], mpath[PATH_MAX + 16];
+	char dir[PATH_MAX];
 	const char *base, *url;
 	json_error_t jerr;
 	json_t *meta;
@@ -275,7 +300,7 @@ session_load(const char *recordings_dir, const char *source,
 	fs_dirname(source, dir, sizeof(dir));
 	base = strrchr(source, '/');
 	base = base ? base + 1 : source;
-	if (strcmp(dir, recordings_dir) != 0) {
+	if (dirfd >= 0) {
 		const char *name = strrchr(dir, '/');
 		info->session_dir = xstrdup(dir);
 		info->session_id = xstrdup(name ? name + 1 : dir);
@@ -286,18 +311,22 @@ session_load(const char *recordings_dir, const char *source,
 			*dot = '\0';
 	}
 
-	if (info->session_dir != NULL) {
-		snprintf(mpath, sizeof(mpath), "%s/metadata.json", dir);
-		text = fs_read_file(mpath, METADATA_MAX, &len);
+	if (dirfd >= 0) {
+		/* through the directory that was checked, not by name: the
+		 * name may point elsewhere by now. Not a FIFO, not a link. */
+		text = fs_read_file_at(dirfd, "metadata.json", METADATA_MAX, &len);
 		if (text == NULL) {
 			if (errno != ENOENT)
-				info->metadata_error = xasprintf("%s: %s", mpath,
+				info->metadata_error = xasprintf("%s/metadata.json: %s",
+				    dir, errno == EINVAL ? "not a regular file" :
+				    errno == ELOOP ? "a symlink (not followed)" :
+				    errno == EFBIG ? "larger than 1 MiB" :
 				    strerror(errno));
 		} else {
 			meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 			if (meta == NULL || !json_is_object(meta))
-				info->metadata_error = xasprintf("%s: not a JSON "
-				    "object: %s", mpath, meta ? "" : jerr.text);
+				info->metadata_error = xasprintf("%s/metadata.json: not "
+				    "a JSON object: %s", dir, meta ? "" : jerr.text);
 			else
 				info->metadata = session_sanitize(meta);
 			json_decref(meta);

@@ -17,6 +17,10 @@ bool session_is_media_name(const char *name);
 char **session_media_files(const char *dir, size_t *n);
 void session_free_list(char **v, size_t n);
 
+/* How many media files (regular, not links) the open directory dirfd
+ * holds; -1 when it cannot be read. */
+int session_count_media_at(int dirfd);
+
 /* The room from a meeting URL: the last path segment, percent-decoded,
  * without query or fragment ("https://meet.example.com/tenant/MyRoom" ->
  * "MyRoom"). NULL when there is none. */
@@ -51,12 +55,14 @@ struct session_info {
 	char *metadata_error;   /* why metadata.json could not be used */
 };
 
-/* Fill info for the media file source (absolute, inside recordings_dir);
- * legacy_room is the second argument of the legacy finalize call, or
- * NULL/"". Never fails: missing or broken metadata.json is recorded in
- * metadata_error. */
-void session_load(const char *recordings_dir, const char *source,
-    const char *legacy_room, struct session_info *info);
+/* Fill info for the media file source (absolute). dirfd is its session
+ * directory, opened and checked by the caller, whose metadata.json is
+ * read through it; -1 for a file directly in RECORDINGS_DIR, which has
+ * no session directory (its stem is the session id). legacy_room is the
+ * second argument of the legacy finalize call, or NULL/"". Never fails:
+ * missing or broken metadata.json is recorded in metadata_error. */
+void session_load(const char *source, int dirfd, const char *legacy_room,
+    struct session_info *info);
 void session_info_free(struct session_info *info);
 
 #endif

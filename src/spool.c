@@ -135,14 +135,34 @@ spool_save(const struct spool *sp, const struct job *j)
 	return rc;
 }
 
+int
+spool_has_job(const struct spool *sp, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.json", sp->jobs, id);
+	return lstat(path, &st) == 0;
+}
+
 static struct job *
 load_path(const char *path, char *why, size_t whylen)
 {
 	json_error_t jerr;
 	json_t *doc;
 	struct job *j;
+	size_t len;
+	char *text;
 
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	/* never fopen: a FIFO would block the daemon before READY */
+	text = fs_read_file(path, SPOOL_JOB_MAX, &len);
+	if (text == NULL) {
+		snprintf(why, whylen, "%s", errno == EINVAL ? "not a regular file" :
+		    errno == ELOOP ? "a symlink (not followed)" : strerror(errno));
+		return NULL;
+	}
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (doc == NULL) {
 		snprintf(why, whylen, "%s (line %d)", jerr.text, jerr.line);
 		return NULL;

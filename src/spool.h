@@ -38,6 +38,14 @@ int spool_save(const struct spool *sp, const struct job *j);
 /* Load one job by id; NULL when absent or unreadable. */
 struct job *spool_load(const struct spool *sp, const char *id);
 
+/* Whether jobs/<id>.json exists (a job pruned from the daemon's table
+ * still owns its id). */
+int spool_has_job(const struct spool *sp, const char *id);
+
+/* A job file is read whole; a multipart resume state of 10,000 parts is
+ * well under this. */
+#define SPOOL_JOB_MAX (16 << 20)
+
 /* Call fn for every job file (sorted by name); unreadable files are
  * reported through bad (may be NULL) and skipped. fn takes ownership. */
 void spool_each_job(const struct spool *sp, void (*fn)(struct job *j,

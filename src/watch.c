@@ -1,12 +1,15 @@
 /* watch.c -- recursive inotify over RECORDINGS_DIR, quiet-time timer, rescan on overflow. */
 #include "watch.h"
+#include "fsutil.h"
 #include "log.h"
 #include "session.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@ struct candidate {
 
 struct watch {
 	int fd;
+	int rootfd;             /* root, to look names up beneath it */
 	char *root;
 	int64_t stable_ms;
 	struct wdir *dirs;
@@ -46,6 +50,29 @@ static int64_t
 mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* lstat path (below root) without following a symlink in any of its
+ * components: a session directory swapped for a link to elsewhere must
+ * not make a file there look like a candidate. */
+static int
+stat_beneath(const struct watch *w, const char *path, struct stat *st)
+{
+	size_t n = strlen(w->root);
+	int fd, rc, saved;
+
+	if (strncmp(path, w->root, n) != 0 || path[n] != '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	fd = fs_open_beneath(w->rootfd, path + n + 1, O_PATH);
+	if (fd < 0)
+		return -1;
+	rc = fstat(fd, st);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 static struct candidate *
@@ -136,6 +163,41 @@ dir_remove_wd(struct watch *w, int wd)
 	}
 }
 
+/* Whether path is dir or lies below it. */
+static bool
+under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* A directory left (renamed or moved away): stop watching it and what is
+ * below it, and forget its candidates. Where it went to inside the tree
+ * is watched and scanned anew under its new name (IN_MOVED_TO). */
+static void
+drop_tree(struct watch *w, const char *path)
+{
+	size_t i = 0;
+
+	while (i < w->ndirs) {
+		if (under(w->dirs[i].path, path)) {
+			inotify_rm_watch(w->fd, w->dirs[i].wd);
+			free(w->dirs[i].path);
+			w->dirs[i] = w->dirs[--w->ndirs];
+		} else {
+			i++;
+		}
+	}
+	i = 0;
+	while (i < w->ncand) {
+		if (under(w->cand[i].path, path))
+			cand_remove_at(w, i);
+		else
+			i++;
+	}
+}
+
 /* Watch dir and scan it: subdirectories recursively, media files as
  * candidates. Entries created between the watch and the scan are seen
  * twice at worst, never missed. */
@@ -204,6 +266,14 @@ watch_open(const char *root, int64_t stable_ms, char *err, size_t errlen)
 		free(w);
 		return NULL;
 	}
+	w->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->rootfd < 0) {
+		snprintf(err, errlen, "RECORDINGS_DIR %s: %s", root,
+		    strerror(errno));
+		close(w->fd);
+		free(w);
+		return NULL;
+	}
 	w->root = xstrdup(root);
 	w->stable_ms = stable_ms;
 	if (add_dir(w, root, 0) < 0) {
@@ -224,6 +294,8 @@ watch_close(struct watch *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->rootfd >= 0)
+		close(w->rootfd);
 	for (i = 0; i < w->ndirs; i++)
 		free(w->dirs[i].path);
 	for (i = 0; i < w->ncand; i++)
@@ -274,6 +346,10 @@ handle_event(struct watch *w, const struct inotify_event *ev)
 		return;
 	depth = d->depth;
 	if (ev->mask & IN_ISDIR) {
+		if (ev->mask & IN_MOVED_FROM) {
+			drop_tree(w, path);
+			return;
+		}
 		if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
 		    depth < WATCH_MAX_DEPTH && lstat(path, &st) == 0 &&
 		    S_ISDIR(st.st_mode))
@@ -292,7 +368,7 @@ handle_event(struct watch *w, const struct inotify_event *ev)
 		c->last_change = util_mono_ms();
 		return;
 	}
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+	if (stat_beneath(w, path, &st) == 0 && S_ISREG(st.st_mode))
 		cand_touch(w, path, &st, 0);
 }
 
@@ -342,7 +418,7 @@ watch_poll(struct watch *w, int64_t now, void (*take)(const char *path,
 			i++;
 			continue;
 		}
-		if (lstat(c->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (stat_beneath(w, c->path, &st) < 0 || !S_ISREG(st.st_mode)) {
 			cand_remove_at(w, i);
 			continue;
 		}

@@ -3,6 +3,7 @@
 #include "fsutil.h"
 #include "job.h"
 #include "log.h"
+#include "pin.h"
 #include "pipeline.h"
 #include "request.h"
 #include "session.h"
@@ -43,7 +44,8 @@ struct daemon {
 	int64_t watch_retry_at;      /* monotonic ms: try to open the watcher */
 	int sigfd, wakefd, infd;
 
-	struct job **jobs;           /* every job, never removed */
+	struct job **jobs;           /* every job but finished ones whose
+	                                source is gone (pruned) */
 	size_t njobs, capjobs;
 	json_t *index;               /* id -> position in jobs */
 
@@ -182,14 +184,80 @@ shares_session(struct daemon *d, const char *dir)
 	return false;
 }
 
+/* Whether a job, in memory or on disk (pruned from memory), has id. */
+static bool
+id_taken(struct daemon *d, const char *id)
+{
+	return find_job(d, id) != NULL || spool_has_job(&d->sp, id);
+}
+
+/* The job of the recording at rel that is the file pinned as pin: the
+ * same device and inode (and, once done, the same size and time: a file
+ * rewritten in place after it was stored is a new recording). A job made
+ * before pins existed matches by name, as it always did. NULL when the
+ * file is new, also when another file now lies at a known path (the
+ * legacy finalize script's fixed names). Caller holds mu. */
+static struct job *
+known_job(struct daemon *d, const char *rel, const struct pin *pin)
+{
+	struct pin p;
+	size_t i;
+
+	for (i = 0; i < d->njobs; i++) {
+		struct job *j = d->jobs[i];
+		const char *r = job_str(j, "rel");
+
+		if (r == NULL || strcmp(r, rel) != 0)
+			continue;
+		if (pin_from_json(json_object_get(j->doc, "pin"), &p) < 0) {
+			/* made before pins: by name, unless done and changed */
+			if (!j->running && job_state(j) == JOB_DONE &&
+			    json_object_get(j->doc, "source_size") != NULL &&
+			    (job_int(j, "source_size") != pin->size ||
+			    job_int(j, "source_mtime_ns") != pin->mtime_ns))
+				continue;
+			return j;
+		}
+		if (!pin_same_file(&p, pin))
+			continue;
+		if (!j->running && job_state(j) == JOB_DONE &&
+		    (job_int(j, "source_size") != pin->size ||
+		    job_int(j, "source_mtime_ns") != pin->mtime_ns))
+			continue;
+		return j;
+	}
+	return NULL;
+}
+
+/* The id of a new recording at rel: the hash of rel for the first one
+ * (what every earlier version used), else the hash of rel and the file's
+ * identity: stable across restarts, distinct per recording. */
+static void
+new_job_id(struct daemon *d, const char *rel, const struct pin *pin,
+    char id[33])
+{
+	char *key;
+	int n;
+
+	job_id_for(rel, id);
+	for (n = 0; id_taken(d, id); n++) {
+		key = xasprintf("%s\n%lld:%lld:%lld:%lld:%d", rel,
+		    (long long)pin->dev, (long long)pin->ino, (long long)pin->size,
+		    (long long)pin->mtime_ns, n);
+		job_id_for(key, id);
+		free(key);
+	}
+}
+
 /* Make (or find) the job of the media file at path, which must be a
- * regular file inside RECORDINGS_DIR. Main thread. */
+ * regular file inside RECORDINGS_DIR, reached without a symlink. Main
+ * thread. */
 static void
 admit(struct daemon *d, const char *path, const char *legacy_room,
     const char *door)
 {
-	char id[33];
-	struct stat st;
+	char id[33], primary[33], err[700];
+	struct pin pin;
 	struct job *j;
 	const char *rel;
 
@@ -198,44 +266,55 @@ admit(struct daemon *d, const char *path, const char *legacy_room,
 		    "door", door);
 		return;
 	}
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_warn("not a regular file (symlinks are not followed): ignored",
-		    "path", path, "door", door);
-		return;
-	}
 	if (!valid_utf8_json(path)) {
 		log_error("file name is not valid UTF-8: rename it to be "
 		    "processed", "path", path);
 		return;
 	}
 	rel = path + strlen(d->root) + (strcmp(d->root, "/") != 0);
-	job_id_for(rel, id);
+	/* what is admitted is this file, found now without following any
+	 * link; every later step checks it is still the one */
+	if (pin_take(d->root, rel, &pin, err, sizeof(err)) < 0) {
+		log_warn("not a regular file reached without a symlink: ignored",
+		    "path", path, "door", door, "error", err);
+		return;
+	}
 	if (d->watch != NULL)
 		watch_forget(d->watch, path);
 	pthread_mutex_lock(&d->mu);
-	j = find_job(d, id);
+	j = known_job(d, rel, &pin);
 	if (j != NULL) {
 		/* A quarantined file that changed since (Jibri's ffmpeg was
 		 * still writing when the watcher's quiet time ran out) is a new
 		 * recording to look at; anything else is a duplicate. */
 		if (!j->running && job_state(j) == JOB_QUARANTINED &&
-		    ((int64_t)st.st_size != job_int(j, "source_size") ||
-		    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
-		    job_int(j, "source_mtime_ns"))) {
+		    (pin.size != job_int(j, "source_size") ||
+		    pin.mtime_ns != job_int(j, "source_mtime_ns"))) {
 			job_resume(j);
 			spool_save(&d->sp, j);
 			log_info("quarantined recording changed: probing again", "id",
-			    id, "source", path, "door", door);
+			    j->id, "source", path, "door", door);
 		} else {
-			log_debug("recording already known", "id", id, "door", door,
-			    "state", j->running ? "running" :
+			log_debug("recording already known", "id", j->id, "door",
+			    door, "state", j->running ? "running" :
 			    job_state_name(job_state(j)));
 		}
 		pthread_mutex_unlock(&d->mu);
 		return;
 	}
+	job_id_for(rel, primary);
+	new_job_id(d, rel, &pin, id);
 	j = job_new(id, path, rel, door);
-	if (strcmp(j->dir, d->root) != 0 && shares_session(d, j->dir)) {
+	job_set(j, "pin", pin_to_json(&pin));
+	if (strcmp(id, primary) != 0) {
+		/* another file at a path that had a recording: its own keys */
+		char suffix[9];
+		memcpy(suffix, id, 8);
+		suffix[8] = '\0';
+		job_set_str(j, "session_suffix", suffix);
+		log_info("another file at a known path: a new recording", "id", id,
+		    "source", path);
+	} else if (strcmp(j->dir, d->root) != 0 && shares_session(d, j->dir)) {
 		/* Jibri writes one file per session; a second one must not
 		 * land on the first one's keys */
 		const char *base = strrchr(path, '/') + 1;
@@ -382,17 +461,45 @@ open_watch(struct daemon *d)
 	log_info("watching recordings", "dir", real);
 }
 
-/* KEEP_LOCAL=<age>: delete sources of completed jobs once old enough. */
+/* Drop the job at position i from the table (its file stays on disk for
+ * status and history). Caller holds mu. */
+static void
+remove_job_at(struct daemon *d, size_t i)
+{
+	struct job *j = d->jobs[i];
+
+	json_object_del(d->index, j->id);
+	d->jobs[i] = d->jobs[--d->njobs];
+	if (i < d->njobs)
+		json_object_set_new(d->index, d->jobs[i]->id,
+		    json_integer((json_int_t)i));
+	job_free(j);
+}
+
+/* A finished job whose source is gone can never be asked about again by
+ * a door: it leaves the table, which would otherwise grow for ever. */
+static bool
+prunable(const struct job *j)
+{
+	struct stat st;
+
+	if (j->running || !job_state_final(job_state(j)))
+		return false;
+	if (json_object_get(j->doc, "source_deleted_at") != NULL)
+		return true;
+	return lstat(job_str(j, "source"), &st) < 0 && errno == ENOENT;
+}
+
+/* Every SWEEP_INTERVAL: KEEP_LOCAL=<age> deletes the sources of completed
+ * jobs once old enough; finished jobs without a source are pruned. */
 static void
 sweep(struct daemon *d)
 {
 	int64_t now = util_now_ms();
 	size_t i;
 
-	if (d->cfg->keep_local != KEEP_AGE)
-		return;
 	pthread_mutex_lock(&d->mu);
-	for (i = 0; i < d->njobs; i++) {
+	for (i = 0; d->cfg->keep_local == KEEP_AGE && i < d->njobs; i++) {
 		struct job *j = d->jobs[i];
 		if (j->running || job_state(j) != JOB_DONE ||
 		    json_object_get(j->doc, "source_deleted_at") != NULL ||
@@ -401,6 +508,12 @@ sweep(struct daemon *d)
 			continue;
 		if (pipeline_delete_source(j) > 0)
 			spool_save(&d->sp, j);
+	}
+	for (i = 0; i < d->njobs; ) {
+		if (prunable(d->jobs[i]))
+			remove_job_at(d, i);
+		else
+			i++;
 	}
 	pthread_mutex_unlock(&d->mu);
 }
@@ -606,7 +719,7 @@ worker_main(struct config *cfg, const char *config_path)
 	struct pollfd pfd[4];
 	int64_t wait, now;
 	int nfd, stop = 0;
-	char workers[16];
+	char workers[16], *shown;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (setup(&d, cfg, config_path) < 0) {
@@ -614,10 +727,11 @@ worker_main(struct config *cfg, const char *config_path)
 		curl_global_cleanup();
 		return 1;
 	}
+	shown = util_url_redact(cfg->webhook_url ? cfg->webhook_url : "none");
 	log_info("jibri-pipeline started", "version", JP_VERSION, "state_dir",
-	    cfg->state_dir, "storage", cfg->storage_url, "webhook",
-	    cfg->webhook_url ? cfg->webhook_url : "none", "workers",
-	    log_i64(workers, cfg->workers));
+	    cfg->state_dir, "storage", cfg->storage_url, "webhook", shown,
+	    "workers", log_i64(workers, cfg->workers));
+	free(shown);
 	sd_notify(0, "READY=1");
 	d.next_sweep = util_mono_ms();
 

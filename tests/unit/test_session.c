@@ -3,7 +3,9 @@
 #include "session.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +132,7 @@ load_session_dir(void)
 	char root[] = "/tmp/jp-test-session-XXXXXX";
 	char *sess, *media, *link, *other, *rm;
 	struct session_info info;
+	int sfd;
 	char **files;
 	size_t n;
 
@@ -159,7 +162,9 @@ load_session_dir(void)
 		CHECK_STR(files[0], media);
 	session_free_list(files, n);
 
-	session_load(root, media, "legacy", &info);
+	sfd = open(sess, O_RDONLY | O_DIRECTORY);
+	CHECK(sfd >= 0);
+	session_load(media, sfd, "legacy", &info);
 	CHECK_STR(info.session_dir, sess);
 	CHECK_STR(info.session_id, "0f0e-uuid");
 	CHECK_STR(info.room_name, "Real Room");
@@ -173,20 +178,32 @@ load_session_dir(void)
 	rm = xasprintf("%s/metadata.json", sess);
 	write_text(rm, "{\"meeting_url\": \"https://m/x\", trunc");
 	free(rm);
-	session_load(root, media, NULL, &info);
+	session_load(media, sfd, NULL, &info);
 	CHECK(info.metadata == NULL);
 	CHECK(info.metadata_error != NULL);
 	CHECK_STR(info.room_name, "Room");
 	CHECK_STR(info.room_source, "file_name");
 	session_info_free(&info);
 
+	/* a FIFO named metadata.json: refused at once, never waited on */
+	rm = xasprintf("%s/metadata.json", sess);
+	unlink(rm);
+	CHECK(mkfifo(rm, 0644) == 0);
+	free(rm);
+	session_load(media, sfd, NULL, &info);
+	CHECK(info.metadata == NULL);
+	CHECK(info.metadata_error != NULL &&
+	    strstr(info.metadata_error, "not a regular file") != NULL);
+	session_info_free(&info);
+	close(sfd);
+
 	/* a file directly in RECORDINGS_DIR: legacy room, stem as session */
-	session_load(root, other, "legacy room", &info);
+	session_load(other, -1, "legacy room", &info);
 	CHECK(info.session_dir == NULL);
 	CHECK_STR(info.session_id, "outside");
 	CHECK_STR(info.room_name, "legacy room");
 	session_info_free(&info);
-	session_load(root, other, NULL, &info);
+	session_load(other, -1, NULL, &info);
 	CHECK_STR(info.room_name, "unknown");
 	session_info_free(&info);
 
