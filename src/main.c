@@ -14,7 +14,8 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "run", run_main, "run", "run the daemon in the foreground (systemd)" },
-	{ "check", check_main, "check", "check the configuration and storage" },
+	{ "check", check_main, "check [--service-user USER]",
+	    "check the configuration, storage and what the service user can read" },
 	{ "status", status_main, "status [--json]", "show the queue" },
 	{ "retry", retry_main, "retry ID|--failed", "retry failed jobs" },
 	{ "probe", probe_main, "probe FILE", "print what a media file holds (JSON)" },

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -431,7 +432,13 @@ class PipelineCase(unittest.TestCase):
         for path in glob.glob(os.path.join(self.state, "jobs", "*.json")):
             for _ in range(20):
                 try:
-                    with open(path) as f:
+                    # a FIFO planted among the job files must not block us
+                    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK |
+                                 os.O_NOFOLLOW)
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        os.close(fd)
+                        break
+                    with os.fdopen(fd) as f:
                         doc = json.load(f)
                     out[doc["id"]] = doc
                     break

@@ -93,13 +93,13 @@ class Fifos(PipelineCase):
         os.mkfifo(os.path.join(sdir, jibri_name("fifo-room")))
         d = self.start_daemon()
         self.assertIn("unreadable job file skipped", d.log())
-        os.unlink(job_fifo)              # self.jobs() would block on it
         self.assertEqual(self.finalize(sdir).returncode, 0)
         self.finalize(os.path.join(self.rec, "pipe.mp4"), "r")  # no hang
         s = self.jibri()
         self.wait_job(s.id, timeout=20)
         time.sleep(2.5)                  # the watcher's quiet time passes
         self.assertEqual(list(self.jobs()), [s.id])
+        self.assertTrue(os.path.exists(job_fifo))   # not ours to remove
         self.assert_stops_promptly(d)
 
 
