@@ -24,13 +24,23 @@ else
 BUILD ?= build/asan
 endif
 
-PKGS := libavformat libavcodec libavutil libcurl openssl jansson libsystemd
+# One folder per subsystem, one set of libraries each (a folder includes
+# base/ and itself; daemon/ also media/ and store/; the CLI in src/ all):
+#   base/    libc, OpenSSL, jansson
+#   media/   libav* (headers only: loaded at run time, src/media/avlib.c)
+#   store/   libcurl
+#   daemon/  what it drives, libsystemd
+BASE_PKGS := openssl jansson
+MEDIA_PKGS := $(BASE_PKGS) libavformat libavcodec libavutil
+STORE_PKGS := $(BASE_PKGS) libcurl
+DAEMON_PKGS := $(MEDIA_PKGS) libcurl libsystemd
+PKGS := $(DAEMON_PKGS)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 override CFLAGS += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	-DJP_VERSION=\"$(VERSION)\" -DJP_SYSCONFDIR=\"$(SYSCONFDIR)\"
+	-DJP_VERSION=\"$(VERSION)\" -DJP_SYSCONFDIR=\"$(SYSCONFDIR)\" -Isrc
 ifneq ($(SANITIZER),)
 override CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=$(SANITIZER)
@@ -43,14 +53,16 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 # Library flags are only asked for when compiling: "make deps" must run first
 # on a fresh machine, before pkg-config exists.
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-# libav* are not linked but loaded on first use (src/avlib.c): binding
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+# libav* are not linked but loaded on first use (src/media/avlib.c): binding
 # Debian's libavcodec and its ~130 dependencies costs every start ~40 ms.
 DLOPEN_PKGS := libavformat libavcodec libavutil
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out $(DLOPEN_PKGS),$(PKGS))) -lpthread -lm
 
+FOLDERS := base media store daemon
 MAIN_SRC := src/main.c
-LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
+CLI_SRC := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
+LIB_SRC := $(CLI_SRC) $(foreach f,$(FOLDERS),$(wildcard src/$(f)/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -68,27 +80,40 @@ deps-test:
 deps-bench:
 	@scripts/deps bench
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(BUILD)/obj/base/%.o: src/base/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(BASE_PKGS)) -c -o $@ $<
+$(BUILD)/obj/media/%.o: src/media/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(MEDIA_PKGS)) -c -o $@ $<
+$(BUILD)/obj/store/%.o: src/store/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(STORE_PKGS)) -c -o $@ $<
+$(BUILD)/obj/daemon/%.o: src/daemon/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(DAEMON_PKGS)) -c -o $@ $<
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(PKGS)) -c -o $@ $<
 
-$(BUILD)/obj/finalize.o: finalize/finalize.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+$(BUILD)/obj/finalize.o: finalize/finalize.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/jibri-pipeline: $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # jibri-finalize runs while Jibri waits: it links only libc (statically
 # when libc.a is there, which saves the dynamic loader's start-up time).
-FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/request.o $(BUILD)/obj/envfile.o $(BUILD)/obj/util.o
+FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/daemon/request.o \
+	$(BUILD)/obj/base/envfile.o $(BUILD)/obj/base/util.o
 STATIC := $(if $(SANITIZER),,$(shell $(CC) -print-file-name=libc.a | grep -q / && echo -static))
 $(BUILD)/jibri-finalize: $(FINALIZE_OBJ)
 	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJ) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(PKG_LIBS)
-
-$(BUILD)/obj $(BUILD)/tests:
-	mkdir -p $@
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(PKGS)) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(PKG_LIBS)
 
 # --- the two set-up commands -------------------------------------------------
 
@@ -158,4 +183,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)

@@ -12,8 +12,8 @@
  * daemon's start-up rescan of RECORDINGS_DIR still finds the recording.
  * FINALIZE_FSYNC=1 in the environment makes the hand-off durable.
  */
-#include "envfile.h"
-#include "request.h"
+#include "base/envfile.h"
+#include "daemon/request.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,10 +1,10 @@
 /* cmd_put.c -- jibri-pipeline put: store one file under a key in the configured storage, resumably. */
 #include "commands.h"
-#include "config.h"
-#include "fsutil.h"
-#include "log.h"
-#include "store.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "store/store.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* cmd_retry.c -- jibri-pipeline retry: resume failed jobs (through the spool, so the daemon applies it). */
 #include "commands.h"
-#include "config.h"
-#include "job.h"
-#include "request.h"
-#include "spool.h"
-#include "util.h"
+#include "base/config.h"
+#include "daemon/job.h"
+#include "daemon/request.h"
+#include "daemon/spool.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* cmd_status.c -- jibri-pipeline status: the queue, read from the job files (works with the daemon stopped). */
 #include "commands.h"
-#include "config.h"
-#include "job.h"
-#include "spool.h"
-#include "util.h"
+#include "base/config.h"
+#include "daemon/job.h"
+#include "daemon/spool.h"
+#include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

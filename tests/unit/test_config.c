@@ -1,8 +1,8 @@
 /* test_config.c -- env-file parsing, defaults, _FILE secrets, every problem named. */
 #include "unit.h"
-#include "config.h"
-#include "envfile.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/envfile.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <sys/resource.h>
 
-#include "probe.h"
+#include "media/probe.h"
 
 static const char *
 rec(void)

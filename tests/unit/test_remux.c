@@ -10,10 +10,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "faststart.h"
-#include "hash.h"
-#include "probe.h"
-#include "remux.h"
+#include "media/faststart.h"
+#include "base/hash.h"
+#include "media/probe.h"
+#include "media/remux.h"
 
 static const char *
 rec(void)

@@ -1,8 +1,8 @@
 /* test_s3.c -- the pure parts of the S3 backend: key encoding, part sizes, ETags, XML fields, error classes, endpoints. */
 #include "unit.h"
-#include "s3.h"
-#include "util.h"
-#include "xml.h"
+#include "store/s3.h"
+#include "base/util.h"
+#include "store/xml.h"
 
 static void
 encode_keys(void)

@@ -1,10 +1,10 @@
 /* test_spool.c -- requests (NUL-separated, atomic), job files, the daemon lock. */
 #include "unit.h"
-#include "fsutil.h"
-#include "job.h"
-#include "request.h"
-#include "spool.h"
-#include "util.h"
+#include "base/fsutil.h"
+#include "daemon/job.h"
+#include "daemon/request.h"
+#include "daemon/spool.h"
+#include "base/util.h"
 
 #include <dirent.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* test_webhook.c -- the completion body (jansson, hostile names), the signature, manifest and log lines. */
 #include "unit.h"
-#include "hash.h"
-#include "log.h"
-#include "manifest.h"
-#include "uploadlog.h"
-#include "util.h"
-#include "webhook.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "daemon/manifest.h"
+#include "daemon/uploadlog.h"
+#include "base/util.h"
+#include "daemon/webhook.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

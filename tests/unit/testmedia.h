@@ -17,9 +17,9 @@
 
 #include <jansson.h>
 
-#include "fsutil.h"
-#include "mp4box.h"
-#include "util.h"
+#include "base/fsutil.h"
+#include "media/mp4box.h"
+#include "base/util.h"
 
 /* The scratch directory of this test binary, made on first use and
  * removed at exit. */

@@ -1,0 +1,805 @@
+/* pipeline.c -- the steps of one recording: probe, remux, manifest, store, notify, finish. */
+#include "daemon/pipeline.h"
+#include "base/fsutil.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "daemon/manifest.h"
+#include "daemon/pin.h"
+#include "media/probe.h"
+#include "media/remux.h"
+#include "daemon/session.h"
+#include "store/store.h"
+#include "daemon/uploadlog.h"
+#include "base/util.h"
+#include "daemon/webhook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What a step tells the loop. */
+enum step_result {
+	STEP_NEXT,      /* state advanced: go on */
+	STEP_STOP,      /* waiting (retry later), failed for good, or final */
+};
+
+/* One output of the pipeline: its name in the job, the file in the work
+ * directory, its object name and content type. */
+struct output {
+	const char *name;
+	unsigned bit;
+	const char *file;
+	const char *content_type;
+};
+
+static const struct output outputs[] = {
+	{ "video", OUT_MP4, "recording.mp4", "video/mp4" },
+	{ "audio", OUT_AUDIO, "audio.m4a", "audio/mp4" },
+	{ "manifest", OUT_MANIFEST, "manifest.json", "application/json" },
+};
+
+static void
+save(struct pipeline_ctx *ctx, struct job *j)
+{
+	/* A job file that cannot be written (disk full) is not fatal to the
+	 * recording: the step is redone after a restart. Say it loudly. */
+	if (spool_save(ctx->sp, j) < 0)
+		log_error("cannot save job state", "id", j->id, "dir",
+		    ctx->sp->jobs, "error", strerror(errno));
+}
+
+static int64_t
+retry_delay(struct pipeline_ctx *ctx, struct job *j)
+{
+	return util_backoff_ms(job_int(j, "attempts") + 1,
+	    ctx->cfg->retry_max_delay * 1000);
+}
+
+/* A transient problem: wait and try this step again. */
+static enum step_result
+retry_later(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	char delay[24], attempt[24];
+	int64_t d = retry_delay(ctx, j);
+
+	job_fail(j, reason, d);
+	save(ctx, j);
+	log_warn("step failed, will retry", "id", j->id, "step",
+	    job_str(j, "resume_step"), "attempt",
+	    log_i64(attempt, job_int(j, "attempts")), "retry_in_ms",
+	    log_i64(delay, d), "error", reason);
+	return STEP_STOP;
+}
+
+/* A problem only an operator can fix: wait for `retry`. */
+static enum step_result
+fail_for_good(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	job_fail(j, reason, -1);
+	save(ctx, j);
+	log_error("job failed; fix the cause, then: jibri-pipeline retry ID",
+	    "id", j->id, "step", job_str(j, "resume_step"), "error", reason);
+	return STEP_STOP;
+}
+
+/* Bad media: keep the file where it is, never retry blindly, report it
+ * (failed webhook, upload log, status). */
+static enum step_result
+quarantine(struct pipeline_ctx *ctx, struct job *j, const char *reason)
+{
+	char work[PATH_MAX];
+
+	job_set_bool(j, "quarantined", true);
+	job_set_str(j, "result", "failed");
+	job_set_str(j, "error", reason);
+	job_set_int(j, "attempts", 0);
+	job_set_state(j, JOB_NOTIFYING);
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
+		fs_remove_tree(work);
+	save(ctx, j);
+	log_warn("recording quarantined: kept in place, not uploaded", "id",
+	    j->id, "source", job_str(j, "source"), "reason", reason);
+	return STEP_NEXT;
+}
+
+static enum step_result
+advance(struct pipeline_ctx *ctx, struct job *j, enum job_state next)
+{
+	job_set_int(j, "attempts", 0);
+	job_set_state(j, next);
+	save(ctx, j);
+	return STEP_NEXT;
+}
+
+/* RECORDINGS_DIR as it was when the job was admitted (canonical): the
+ * source is root + "/" + rel. Jobs outlive a change of RECORDINGS_DIR. */
+static int
+job_root(const struct job *j, char *buf, size_t size)
+{
+	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	size_t ns, nr;
+
+	if (src == NULL || rel == NULL)
+		return -1;
+	ns = strlen(src);
+	nr = strlen(rel);
+	if (nr == 0 || ns < nr + 2 || strcmp(src + ns - nr, rel) != 0 ||
+	    src[ns - nr - 1] != '/' || ns - nr - 1 >= size)
+		return -1;
+	memcpy(buf, src, ns - nr - 1);
+	buf[ns - nr - 1] = '\0';
+	if (buf[0] == '\0')
+		memcpy(buf, "/", 2);
+	return 0;
+}
+
+/* Find the source again, beneath its root and never through a symlink,
+ * and check it is the file that was admitted (pin.h). A job made by an
+ * earlier version, which has no pin, is pinned now. 0, or -1 with errno
+ * (ENOENT gone, ESTALE replaced) and a reason. */
+static int
+check_source(struct job *j, int *dirfd, int *fd, char *err, size_t errlen)
+{
+	char root[PATH_MAX];
+	struct pin pin;
+
+	if (job_root(j, root, sizeof(root)) < 0) {
+		util_snprintf(err, errlen, "job has no usable source path");
+		errno = EINVAL;
+		return -1;
+	}
+	if (pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
+		if (pin_take(root, job_str(j, "rel"), &pin, err, errlen) < 0)
+			return -1;
+		job_set(j, "pin", pin_to_json(&pin));
+	}
+	return pin_check(root, job_str(j, "rel"), &pin, dirfd, fd, err, errlen);
+}
+
+/* The source cannot be used: gone or replaced is for an operator to look
+ * at (it is not retried blindly), anything else is the system's. */
+static enum step_result
+source_problem(struct pipeline_ctx *ctx, struct job *j, const char *why)
+{
+	char msg[800];
+
+	if (errno == ENOENT || errno == ESTALE || errno == ELOOP ||
+	    errno == ENOTDIR || errno == EXDEV || errno == EINVAL) {
+		util_snprintf(msg, sizeof(msg), "source not processed: %s", why);
+		return fail_for_good(ctx, j, msg);
+	}
+	return retry_later(ctx, j, why);
+}
+
+static enum step_result
+step_queued(struct pipeline_ctx *ctx, struct job *j)
+{
+	struct session_info info;
+	char err[700];
+	int dirfd;
+
+	if (check_source(j, &dirfd, NULL, err, sizeof(err)) < 0)
+		return source_problem(ctx, j, err);
+	/* a file directly in RECORDINGS_DIR has no session directory */
+	session_load(job_str(j, "source"), strchr(job_str(j, "rel"), '/') ?
+	    dirfd : -1, job_str(j, "legacy_room"), &info);
+	close(dirfd);
+	job_set_str(j, "session_dir", info.session_dir);
+	if (job_str(j, "session_suffix") != NULL) {
+		char *sid = xasprintf("%s-%s", info.session_id,
+		    job_str(j, "session_suffix"));
+		job_set_str(j, "session_id", sid);
+		free(sid);
+	} else {
+		job_set_str(j, "session_id", info.session_id);
+	}
+	job_set_str(j, "room_name", info.room_name);
+	job_set_str(j, "room_source", info.room_source);
+	job_set_str(j, "meeting_url", info.meeting_url);
+	if (info.metadata != NULL)
+		job_set(j, "metadata", json_incref(info.metadata));
+	if (info.metadata_error != NULL) {
+		job_set_str(j, "metadata_error", info.metadata_error);
+		log_warn("metadata.json not used", "id", j->id, "error",
+		    info.metadata_error);
+	}
+	log_info("recording queued", "id", j->id, "room", info.room_name,
+	    "session", info.session_id, "source", job_str(j, "source"));
+	session_info_free(&info);
+	return advance(ctx, j, JOB_PROBING);
+}
+
+static enum step_result
+step_probe(struct pipeline_ctx *ctx, struct job *j)
+{
+	const char *src = job_str(j, "source");
+	struct probe_result pr;
+	struct stat st;
+	char err[700], dur[32];
+	int rc, fd;
+
+	if (check_source(j, NULL, &fd, err, sizeof(err)) < 0)
+		return source_problem(ctx, j, err);
+	if (fstat(fd, &st) < 0) {
+		util_snprintf(err, sizeof(err), "source %s: %s", src,
+		    strerror(errno));
+		close(fd);
+		return retry_later(ctx, j, err);
+	}
+	job_set_int(j, "source_size", (int64_t)st.st_size);
+	job_set_int(j, "source_mtime", (int64_t)st.st_mtim.tv_sec);
+	job_set_int(j, "source_mtime_ns", (int64_t)st.st_mtim.tv_sec *
+	    1000000000 + st.st_mtim.tv_nsec);
+	rc = probe_fd(fd, src, &pr, err, sizeof(err));
+	close(fd);
+	if (rc == PROBE_BAD_MEDIA)
+		return quarantine(ctx, j, err);
+	if (rc != PROBE_OK)
+		return retry_later(ctx, j, err);
+	job_set(j, "probe", probe_to_json(&pr));
+	job_set_bool(j, "no_audio", !pr.has_audio);
+	util_snprintf(dur, sizeof(dur), "%.3f", pr.duration);
+	log_info("probed", "id", j->id, "duration", dur, "format", pr.format,
+	    "audio", pr.has_audio ? "yes" : "no");
+	return advance(ctx, j, JOB_REMUXING);
+}
+
+/* The storage key of an output: ROOM/SESSION/FILE, components made safe. */
+static char *
+object_key(struct job *j, const char *file)
+{
+	char *room = session_key_component(job_str(j, "room_name") ?
+	    job_str(j, "room_name") : "unknown");
+	char *sess = session_key_component(job_str(j, "session_id") ?
+	    job_str(j, "session_id") : j->id);
+	char *key = xasprintf("%s/%s/%s", room, sess, file);
+
+	free(room);
+	free(sess);
+	return key;
+}
+
+/* Hash and record one output file; 0 or -1 with errno. */
+static int
+record_output(struct pipeline_ctx *ctx, struct job *j, const char *work,
+    const struct output *o, const char *file, const char *content_type)
+{
+	char path[PATH_MAX], hex[HASH_HEX_LEN];
+	uint64_t size;
+	json_t *e;
+	char *key, *full;
+
+	util_snprintf(path, sizeof(path), "%s/%s", work, file);
+	if (fs_fsync(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
+		return -1;
+	key = object_key(j, file);
+	full = store_full_key(ctx->cfg, key);
+	/* store_key: what store_put is given; key: the object's full name */
+	e = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "file", file,
+	    "store_key", key, "key", full, "size", (json_int_t)size, "sha256",
+	    hex, "content_type", content_type);
+	free(key);
+	free(full);
+	json_object_set_new(job_obj(j, "outputs"), o->name, e);
+	return 0;
+}
+
+/* Probe what the remux wrote and hold it against the source's probe: the
+ * same streams, codecs and duration. A mismatch is our fault, not the
+ * recording's: the job stops for an operator, the source untouched. */
+static int
+verify_one(const json_t *src, const char *path, const char *only,
+    char *err, size_t errlen)
+{
+	struct probe_result out;
+	json_t *s;
+	size_t i;
+	int n = 0;
+	double want = json_number_value(json_object_get(src, "duration"));
+	char why[300];
+
+	if (probe_file(path, &out, why, sizeof(why)) != PROBE_OK) {
+		util_snprintf(err, errlen, "remux wrote %s, which does not probe: "
+		    "%s", path, why);
+		return -1;
+	}
+	json_array_foreach(json_object_get(src, "streams"), i, s) {
+		const char *type = json_string_value(json_object_get(s, "type"));
+		const char *codec = json_string_value(json_object_get(s, "codec"));
+		if (type == NULL || (strcmp(type, "video") != 0 &&
+		    strcmp(type, "audio") != 0) || (only && strcmp(type, only)))
+			continue;
+		if (only != NULL && n > 0)
+			break;  /* the audio file holds the first audio stream */
+		if (n >= out.nb_streams || strcmp(out.streams[n].type, type) ||
+		    strcmp(out.streams[n].codec, codec ? codec : "")) {
+			util_snprintf(err, errlen, "remux wrote %s with other streams "
+			    "than the source's (stream %d: want %s %s)", path, n,
+			    type, codec ? codec : "?");
+			return -1;
+		}
+		n++;
+	}
+	if (want > 1.0 && (out.duration < want - 1.0 ||
+	    out.duration > want + 1.0)) {
+		util_snprintf(err, errlen, "remux wrote %s lasting %.2f s, the "
+		    "source lasts %.2f s", path, out.duration, want);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+verify_outputs(struct job *j, const char *video, const char *audio,
+    char *err, size_t errlen)
+{
+	const json_t *src = json_object_get(j->doc, "probe");
+
+	if (video != NULL && verify_one(src, video, NULL, err, errlen) < 0)
+		return -1;
+	if (audio != NULL && verify_one(src, audio, "audio", err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static enum step_result
+step_remux(struct pipeline_ctx *ctx, struct job *j)
+{
+	char work[PATH_MAX], video[PATH_MAX], audio[PATH_MAX], err[512];
+	char msg[700];
+	struct remux_result res;
+	unsigned want = ctx->cfg->outputs;
+	char *manifest;
+	int rc;
+
+	/* a crash mid-remux leaves partial files: always start clean */
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) < 0)
+		return fail_for_good(ctx, j, "work directory path too long");
+	fs_remove_tree(work);
+	if (spool_work_dir(ctx->sp, j->id, work, sizeof(work)) < 0) {
+		util_snprintf(msg, sizeof(msg), "cannot create work directory %s: %s",
+		    work, strerror(errno));
+		return retry_later(ctx, j, msg);
+	}
+	json_object_del(j->doc, "outputs");
+	util_snprintf(video, sizeof(video), "%s/recording.mp4", work);
+	util_snprintf(audio, sizeof(audio), "%s/audio.m4a", work);
+	memset(&res, 0, sizeof(res));
+	if (want & (OUT_MP4 | OUT_AUDIO)) {
+		int fd;
+		if (check_source(j, NULL, &fd, err, sizeof(err)) < 0) {
+			fs_remove_tree(work);
+			return source_problem(ctx, j, err);
+		}
+		rc = remux_fd(fd, job_str(j, "source"),
+		    (want & OUT_MP4) ? video : NULL,
+		    (want & OUT_AUDIO) ? audio : NULL, &res, err, sizeof(err));
+		close(fd);
+		if (rc == REMUX_BAD_MEDIA)
+			return quarantine(ctx, j, err);
+		if (rc != REMUX_OK) {
+			fs_remove_tree(work);
+			util_snprintf(msg, sizeof(msg), "remux into %s: %s%s", work, err,
+			    res.sys_errno == ENOSPC ? " (disk full: waiting for "
+			    "space; the source is untouched)" : "");
+			return retry_later(ctx, j, msg);
+		}
+		if (res.no_audio)
+			job_set_bool(j, "no_audio", true);
+		if (verify_outputs(j, (want & OUT_MP4) ? video : NULL,
+		    res.audio_path[0] ? res.audio_path : NULL, err,
+		    sizeof(err)) < 0) {
+			fs_remove_tree(work);
+			return fail_for_good(ctx, j, err);
+		}
+	}
+	if ((want & OUT_MP4) &&
+	    record_output(ctx, j, work, &outputs[0], "recording.mp4",
+	    "video/mp4") < 0)
+		goto io_fail;
+	if ((want & OUT_AUDIO) && !res.no_audio && res.audio_path[0] != '\0') {
+		const char *base = strrchr(res.audio_path, '/') + 1;
+		const char *ctype = strcmp(res.audio_ext, "m4a") == 0 ?
+		    "audio/mp4" : strcmp(res.audio_ext, "mka") == 0 ?
+		    "audio/x-matroska" : "application/octet-stream";
+		if (record_output(ctx, j, work, &outputs[1], base, ctype) < 0)
+			goto io_fail;
+	}
+	if (want & OUT_MANIFEST) {
+		char mpath[PATH_MAX];
+		manifest = manifest_build(j->doc, util_now_ms());
+		util_snprintf(mpath, sizeof(mpath), "%s/manifest.json", work);
+		rc = fs_write_atomic(mpath, manifest, strlen(manifest), 0640, true);
+		free(manifest);
+		if (rc < 0 || record_output(ctx, j, work, &outputs[2], "manifest.json",
+		    "application/json") < 0)
+			goto io_fail;
+	}
+	if (fs_fsync(work) < 0)
+		goto io_fail;
+	log_info("remuxed", "id", j->id, "method", res.video_method,
+	    "no_audio", res.no_audio ? "true" : "false");
+	return advance(ctx, j, JOB_STORING);
+io_fail:
+	util_snprintf(msg, sizeof(msg), "writing outputs in %s: %s", work,
+	    strerror(errno));
+	fs_remove_tree(work);
+	json_object_del(j->doc, "outputs");
+	return retry_later(ctx, j, msg);
+}
+
+struct checkpoint_ctx {
+	struct pipeline_ctx *ctx;
+	struct job *j;
+};
+
+static void
+checkpoint(void *p)
+{
+	struct checkpoint_ctx *c = p;
+
+	save(c->ctx, c->j);
+}
+
+/* Whether every output not yet stored is in the work directory with the
+ * size recorded when it was made. */
+static bool
+outputs_present(struct job *j, const char *work)
+{
+	json_t *objects = json_object_get(j->doc, "objects"), *o;
+	char path[PATH_MAX];
+	const char *name;
+	struct stat st;
+
+	json_object_foreach(json_object_get(j->doc, "outputs"), name, o) {
+		if (json_object_get(objects, name) != NULL)
+			continue;
+		if (util_snprintf(path, sizeof(path), "%s/%s", work,
+		    json_string_value(json_object_get(o, "file"))) < 0 ||
+		    stat(path, &st) < 0 || (json_int_t)st.st_size !=
+		    json_integer_value(json_object_get(o, "size")))
+			return false;
+	}
+	return true;
+}
+
+static enum step_result
+step_store(struct pipeline_ctx *ctx, struct job *j)
+{
+	char work[PATH_MAX], path[PATH_MAX], err[1024];
+	struct checkpoint_ctx cp = { ctx, j };
+	struct store_object obj;
+	struct store_put put;
+	json_t *outs, *o, *objects, *resumes, *resume;
+	struct store *st;
+	const char *name;
+	char size[24];
+	int rc;
+
+	util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id);
+	outs = json_object_get(j->doc, "outputs");
+	if (!outputs_present(j, work)) {
+		/* the work files are gone (STATE_DIR restored, tmpfs after a
+		 * reboot): make them again rather than wait for them forever */
+		log_warn("outputs missing before storing: remuxing again", "id",
+		    j->id, "dir", work);
+		return advance(ctx, j, JOB_REMUXING);
+	}
+	st = store_open(ctx->cfg, err, sizeof(err));
+	if (st == NULL)
+		return fail_for_good(ctx, j, err);
+	objects = job_obj(j, "objects");
+	resumes = job_obj(j, "store_resume");
+	json_object_foreach(outs, name, o) {
+		const char *sha = json_string_value(json_object_get(o, "sha256"));
+		json_t *done = json_object_get(objects, name);
+
+		if (done != NULL && sha != NULL && json_string_value(
+		    json_object_get(done, "sha256")) != NULL && strcmp(sha,
+		    json_string_value(json_object_get(done, "sha256"))) == 0)
+			continue;       /* stored and verified before a restart */
+		if (atomic_load(ctx->stopping)) {
+			store_close(st);
+			return STEP_STOP;
+		}
+		util_snprintf(path, sizeof(path), "%s/%s", work,
+		    json_string_value(json_object_get(o, "file")));
+		resume = json_object_get(resumes, name);
+		if (!json_is_object(resume)) {
+			resume = json_object();
+			json_object_set_new(resumes, name, resume);
+		}
+		memset(&put, 0, sizeof(put));
+		put.key = json_string_value(json_object_get(o, "store_key"));
+		if (put.key == NULL)    /* a job made before store_key existed */
+			put.key = json_string_value(json_object_get(o, "key"));
+		put.path = path;
+		put.content_type = json_string_value(json_object_get(o,
+		    "content_type"));
+		put.sha256 = sha;
+		put.resume = resume;
+		put.checkpoint = checkpoint;
+		put.ctx = &cp;
+		put.cancel = ctx->stopping;
+		rc = store_put(st, &put, &obj, err, sizeof(err));
+		if (rc == STORE_RETRY) {
+			store_close(st);
+			return retry_later(ctx, j, err);
+		}
+		if (rc != STORE_OK) {
+			store_close(st);
+			return fail_for_good(ctx, j, err);
+		}
+		json_object_set_new(objects, name, json_pack("{s:s, s:s, s:I, s:s, "
+		    "s:s}", "key", json_string_value(json_object_get(o, "key")),
+		    "url", obj.url, "size",
+		    (json_int_t)obj.size, "sha256", sha ? sha : "", "etag",
+		    obj.etag));
+		json_object_del(resumes, name);
+		save(ctx, j);
+		log_info("stored", "id", j->id, "object", obj.url, "size",
+		    log_i64(size, (long long)obj.size));
+	}
+	store_close(st);
+	json_object_del(j->doc, "store_resume");
+	return advance(ctx, j, JOB_NOTIFYING);
+}
+
+static enum step_result
+step_notify(struct pipeline_ctx *ctx, struct job *j)
+{
+	json_t *wh = job_obj(j, "webhook");
+	const char *body;
+	int64_t now = util_now_ms(), first, retry_after, attempts, delay;
+	char err[700], code[24], msg[800], key[64];
+	long status;
+	int rc;
+
+	if (!json_is_string(json_object_get(j->doc, "result")))
+		job_set_str(j, "result", "completed");
+	if (ctx->cfg->webhook_url == NULL) {
+		json_object_set_new(wh, "status", json_string("disabled"));
+		return advance(ctx, j, JOB_FINISHING);
+	}
+	if (!json_is_string(json_object_get(wh, "body"))) {
+		/* built once: every retry carries the same bytes and signature */
+		char *b = webhook_body(j->doc, now);
+		json_object_set_new(wh, "body", json_string(b));
+		json_object_set_new(wh, "first_attempt_at", json_integer(now));
+		free(b);
+		save(ctx, j);
+	}
+	if (!json_is_integer(json_object_get(wh, "first_attempt_at")))
+		json_object_set_new(wh, "first_attempt_at", json_integer(now));
+	body = json_string_value(json_object_get(wh, "body"));
+	attempts = (int64_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
+	json_object_set_new(wh, "attempts", json_integer(attempts));
+	if (job_int(j, "generation") > 1)
+		snprintf(key, sizeof(key), "%s.%lld", j->id,
+		    (long long)job_int(j, "generation"));
+	else
+		snprintf(key, sizeof(key), "%s", j->id);
+	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, key,
+	    body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
+	    sizeof(err));
+	json_object_set_new(wh, "status", json_integer(status));
+	if (rc == WEBHOOK_OK) {
+		char ts[UTIL_ISO_LEN];
+		json_object_set_new(wh, "delivered_at",
+		    json_string(util_iso8601_ms(util_now_ms(), ts)));
+		log_info("webhook delivered", "id", j->id, "status",
+		    log_i64(code, status), "result", job_str(j, "result"));
+		return advance(ctx, j, JOB_FINISHING);
+	}
+	if (rc == WEBHOOK_FATAL) {
+		util_snprintf(msg, sizeof(msg), "%s (not retried: fix the receiver, "
+		    "then retry)", err);
+		return fail_for_good(ctx, j, msg);
+	}
+	first = (int64_t)json_integer_value(json_object_get(wh,
+	    "first_attempt_at"));
+	if (now - first > ctx->cfg->webhook_retry_for * 1000) {
+		util_snprintf(msg, sizeof(msg), "%s (gave up after WEBHOOK_RETRY_FOR)",
+		    err);
+		return fail_for_good(ctx, j, msg);
+	}
+	delay = util_backoff_ms(attempts, ctx->cfg->retry_max_delay * 1000);
+	if (retry_after > delay)
+		delay = retry_after > ctx->cfg->retry_max_delay * 1000 ?
+		    ctx->cfg->retry_max_delay * 1000 : retry_after;
+	job_fail(j, err, delay);
+	save(ctx, j);
+	log_warn("webhook not delivered, will retry", "id", j->id, "attempt",
+	    log_i64(code, attempts), "error", err);
+	return STEP_STOP;
+}
+
+/* Whether the job holds a verified video object: what makes deleting
+ * the source safe (OUTPUTS without mp4 never stores one). */
+static bool
+video_stored(struct job *j)
+{
+	json_t *out = json_object_get(json_object_get(j->doc, "outputs"),
+	    "video");
+	json_t *obj = json_object_get(json_object_get(j->doc, "objects"),
+	    "video");
+	const char *want = json_string_value(json_object_get(out, "sha256"));
+	const char *have = json_string_value(json_object_get(obj, "sha256"));
+
+	return want != NULL && have != NULL && strcmp(want, have) == 0 &&
+	    json_integer_value(json_object_get(out, "size")) ==
+	    json_integer_value(json_object_get(obj, "size"));
+}
+
+/* Remove the session directory dirfd (rel's directory) when nothing but
+ * metadata.json is left in it; never RECORDINGS_DIR or anything above
+ * the session directory. The name is looked up again beneath root
+ * without following links and must still be the pinned directory. */
+static void
+remove_session_dir(const char *root, const char *rel, int dirfd,
+    const struct pin *pin)
+{
+	char dir[PATH_MAX];
+	const char *name;
+	struct stat st;
+	char *slash;
+	int parent, rootfd;
+
+	if (session_count_media_at(dirfd) != 0)
+		return;
+	if (fstatat(dirfd, "metadata.json", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		unlinkat(dirfd, "metadata.json", 0);
+	if (util_strlcpy(dir, rel, sizeof(dir)) < 0 ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return;         /* a top-level file: no session directory */
+	*slash = '\0';
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		parent = rootfd;
+		name = dir;
+	} else {
+		*slash = '\0';
+		parent = fs_open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY);
+		name = slash + 1;
+	}
+	if (parent >= 0 && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode) && (int64_t)st.st_dev == pin->dir_dev &&
+	    (int64_t)st.st_ino == pin->dir_ino)
+		unlinkat(parent, name, AT_REMOVEDIR); /* only when empty */
+	if (parent >= 0 && parent != rootfd)
+		close(parent);
+	close(rootfd);
+}
+
+int
+pipeline_delete_source(struct job *j)
+{
+	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	char root[PATH_MAX], err[700], ts[UTIL_ISO_LEN];
+	const char *base;
+	struct stat st;
+	struct pin pin;
+	int dirfd;
+
+	if (job_bool(j, "quarantined") || job_str(j, "result") == NULL ||
+	    strcmp(job_str(j, "result"), "completed") != 0 ||
+	    json_object_get(j->doc, "source_deleted_at") != NULL)
+		return 0;
+	if (!video_stored(j)) {
+		log_warn("no verified video object: source kept (OUTPUTS has no "
+		    "mp4?)", "id", j->id, "source", src);
+		return 0;
+	}
+	if (job_root(j, root, sizeof(root)) < 0 ||
+	    pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
+		log_warn("source not pinned: kept", "id", j->id, "source", src);
+		return 0;
+	}
+	if (pin_check(root, rel, &pin, &dirfd, NULL, err, sizeof(err)) < 0) {
+		if (errno != ENOENT) {
+			log_warn("source kept", "id", j->id, "error", err);
+			return 0;
+		}
+		log_info("source already gone", "id", j->id, "source", src);
+	} else {
+		base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+		if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (int64_t)st.st_size != job_int(j, "source_size")) {
+			log_warn("source changed since it was stored: kept", "id",
+			    j->id, "source", src);
+			close(dirfd);
+			return 0;
+		}
+		/* through the checked directory: a swap of the name since
+		 * cannot redirect the unlink */
+		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
+			log_error("cannot delete source", "id", j->id, "source", src,
+			    "error", strerror(errno));
+			close(dirfd);
+			return -1;
+		}
+		remove_session_dir(root, rel, dirfd, &pin);
+		close(dirfd);
+	}
+	job_set_str(j, "source_deleted_at", util_iso8601_ms(util_now_ms(), ts));
+	log_info("source deleted after verified upload", "id", j->id, "source",
+	    src);
+	return 1;
+}
+
+static enum step_result
+step_finish(struct pipeline_ctx *ctx, struct job *j)
+{
+	char logpath[PATH_MAX], work[PATH_MAX], ts[UTIL_ISO_LEN];
+	json_t *entry;
+	int64_t off;
+	bool quarantined = job_bool(j, "quarantined");
+
+	util_snprintf(logpath, sizeof(logpath), "%s/uploads.log", ctx->sp->dir);
+	if (!job_bool(j, "logged")) {
+		json_t *prev = json_object_get(j->doc, "log_offset");
+		if (!(json_is_integer(prev) && uploadlog_has(logpath,
+		    (int64_t)json_integer_value(prev), j->id))) {
+			off = uploadlog_size(logpath);
+			if (off < 0)
+				return retry_later(ctx, j, "cannot read uploads.log");
+			job_set_int(j, "log_offset", off);
+			save(ctx, j);
+			entry = uploadlog_entry(j->doc, util_now_ms());
+			if (uploadlog_append(logpath, entry) < 0) {
+				char msg[600];
+				json_decref(entry);
+				util_snprintf(msg, sizeof(msg), "cannot append to %s: %s",
+				    logpath, strerror(errno));
+				return retry_later(ctx, j, msg);
+			}
+			json_decref(entry);
+		}
+		job_set_bool(j, "logged", true);
+		save(ctx, j);
+	}
+	if (!quarantined && ctx->cfg->keep_local == KEEP_DELETE)
+		pipeline_delete_source(j);
+	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
+		fs_remove_tree(work);
+	job_set_str(j, "finished_at", util_iso8601_ms(util_now_ms(), ts));
+	job_set_int(j, "finished_at_ms", util_now_ms());
+	advance(ctx, j, quarantined ? JOB_QUARANTINED : JOB_DONE);
+	log_info(quarantined ? "recording quarantined and reported" :
+	    "recording done", "id", j->id, "room", job_str(j, "room_name"),
+	    "session", job_str(j, "session_id"));
+	return STEP_STOP;
+}
+
+void
+pipeline_run(struct pipeline_ctx *ctx, struct job *j)
+{
+	enum step_result r = STEP_NEXT;
+
+	while (r == STEP_NEXT && !atomic_load(ctx->stopping)) {
+		switch (job_state(j)) {
+		case JOB_QUEUED: r = step_queued(ctx, j); break;
+		case JOB_PROBING: r = step_probe(ctx, j); break;
+		case JOB_REMUXING: r = step_remux(ctx, j); break;
+		case JOB_STORING: r = step_store(ctx, j); break;
+		case JOB_NOTIFYING: r = step_notify(ctx, j); break;
+		case JOB_FINISHING: r = step_finish(ctx, j); break;
+		case JOB_FAILED:
+			if (job_due(j) < 0 || job_due(j) > util_now_ms())
+				return;
+			job_wake(j);
+			break;
+		default:
+			return;
+		}
+	}
+}
