@@ -12,7 +12,7 @@
  * while worker threads log, and each line must see one consistent pair
  * (read once per line, so a line never switches format half-way). */
 #define LOG_PACK(format, level) (((unsigned)(format) << 8) | (unsigned)(level))
-static atomic_uint log_conf = LOG_PACK(LOG_TEXT, LOG_INFO);
+static atomic_uint log_conf = LOG_PACK(LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -35,7 +35,7 @@ log_parse_level(const char *s, enum log_level *out)
 		}
 	}
 	if (strcmp(s, "warning") == 0) {
-		*out = LOG_WARN;
+		*out = LOG_LEVEL_WARN;
 		return 0;
 	}
 	return -1;
@@ -45,9 +45,9 @@ int
 log_parse_format(const char *s, enum log_format *out)
 {
 	if (strcmp(s, "text") == 0 || strcmp(s, "logfmt") == 0)
-		*out = LOG_TEXT;
+		*out = LOG_FORMAT_TEXT;
 	else if (strcmp(s, "json") == 0)
-		*out = LOG_JSON;
+		*out = LOG_FORMAT_JSON;
 	else
 		return -1;
 	return 0;
@@ -131,7 +131,7 @@ put_field(struct line *l, enum log_format fmt, const char *key,
 {
 	if (value == NULL)
 		value = "";
-	if (fmt == LOG_JSON) {
+	if (fmt == LOG_FORMAT_JSON) {
 		puts_raw(l, first ? "\"" : ",\"");
 		puts_raw(l, key);
 		puts_raw(l, "\":\"");
@@ -167,7 +167,7 @@ log_msg(enum log_level level, const char *msg, ...)
 	l.len = 0;
 	l.cut = 0;
 	util_iso8601_ms(util_now_ms(), ts);
-	if (fmt == LOG_JSON)
+	if (fmt == LOG_FORMAT_JSON)
 		puts_raw(&l, "{");
 	put_field(&l, fmt, "ts", ts, 1);
 	put_field(&l, fmt, "level", level_names[level], 0);
@@ -179,8 +179,8 @@ log_msg(enum log_level level, const char *msg, ...)
 	}
 	va_end(ap);
 	/* the tail goes into the 8 bytes put() always keeps free */
-	tail = l.cut ? (fmt == LOG_JSON ? "…\"}\n" : "…\n") :
-	    (fmt == LOG_JSON ? "}\n" : "\n");
+	tail = l.cut ? (fmt == LOG_FORMAT_JSON ? "…\"}\n" : "…\n") :
+	    (fmt == LOG_FORMAT_JSON ? "}\n" : "\n");
 	memcpy(l.buf + l.len, tail, strlen(tail));
 	l.len += strlen(tail);
 	/* one write: lines from several threads never interleave */

@@ -189,7 +189,7 @@ capture(enum log_format f, const char *value)
 	char *text;
 
 	dup2(fd, 2);
-	log_setup(f, LOG_INFO);
+	log_setup(f, LOG_LEVEL_INFO);
 	log_info("hello world", "room", value, "n", "1");
 	log_debug("hidden", "x", "y");
 	dup2(saved, 2);
@@ -204,14 +204,14 @@ capture(enum log_format f, const char *value)
 		text = xstrdup(buf);
 	}
 	unlink(path);
-	log_setup(LOG_TEXT, LOG_INFO);
+	log_setup(LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
 	return text;
 }
 
 static void
 log_lines_escape(void)
 {
-	char *line = capture(LOG_TEXT, "evil\nlevel=error msg=\"forged\"");
+	char *line = capture(LOG_FORMAT_TEXT, "evil\nlevel=error msg=\"forged\"");
 	json_t *j;
 
 	CHECK(strstr(line, "msg=\"hello world\"") != NULL);
@@ -221,7 +221,7 @@ log_lines_escape(void)
 	CHECK(strstr(line, "hidden") == NULL);
 	free(line);
 
-	line = capture(LOG_JSON, "q\"\\\x01\n✓");
+	line = capture(LOG_FORMAT_JSON, "q\"\\\x01\n✓");
 	j = json_loads(line, 0, NULL);
 	CHECK(j != NULL);
 	CHECK_STR(json_string_value(json_object_get(j, "room")), "q\"\\\x01\n✓");
@@ -237,7 +237,7 @@ log_caps_long_values(void)
 
 	memset(big, 'a', 19999);
 	big[19999] = '\0';
-	line = capture(LOG_JSON, big);
+	line = capture(LOG_FORMAT_JSON, big);
 	CHECK(strlen(line) < 4200);
 	CHECK(line[strlen(line) - 1] == '\n');
 	CHECK(strstr(line, "…") != NULL);
