@@ -168,16 +168,73 @@ fail:
 	return rc;
 }
 
+/* The demuxer for f->pb, chosen by content among avfile_formats, with the
+ * header read into f->fmt. On failure the caller closes f. */
+static int
+avfile_demux(struct avfile *f, const char *path, char *err, size_t errlen)
+{
+	const AVInputFormat *ifmt = NULL;
+	AVDictionary *opts = NULL;
+	char msg[128];
+	int rc, ret;
+
+	/* by content only: a text file named .mp4 is not "an MP4 without
+	 * moov" */
+	ret = avlib.av_probe_input_buffer2(f->pb, &ifmt, NULL, NULL, 0, 0);
+	if (ret < 0) {
+		rc = avfile_classify(f, ret);
+		if (rc == AVFILE_IO)
+			util_snprintf(err, errlen, "read error: %s",
+			    strerror(f->sys_errno));
+		else
+			util_snprintf(err, errlen, "not a media file: %s",
+			    avfile_strerror(ret, msg, sizeof(msg)));
+		return rc;
+	}
+	if (!avfile_format_ok(ifmt)) {
+		util_snprintf(err, errlen, "not a recording: %s (%s), want MP4 "
+		    "or Matroska", ifmt->name, ifmt->long_name ? ifmt->long_name :
+		    "?");
+		return AVFILE_BAD;
+	}
+
+	f->fmt = avlib.avformat_alloc_context();
+	if (f->fmt == NULL) {
+		f->sys_errno = ENOMEM;
+		util_snprintf(err, errlen, "out of memory");
+		return AVFILE_IO;
+	}
+	f->fmt->pb = f->pb;
+	f->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+	avlib.av_dict_set(&opts, "protocol_whitelist", "file", 0);
+	ret = avlib.avformat_open_input(&f->fmt, path, ifmt, &opts);
+	avlib.av_dict_free(&opts);
+	if (ret < 0) {
+		/* avformat_open_input freed the context, not our pb */
+		f->fmt = NULL;
+		rc = avfile_classify(f, ret);
+		if (rc == AVFILE_IO)
+			util_snprintf(err, errlen, "read error: %s",
+			    f->sys_errno ? strerror(f->sys_errno) : "out of memory");
+		else if (strcmp(ifmt->name, avfile_formats[0]) == 0)
+			util_snprintf(err, errlen, "no usable moov atom (index): "
+			    "the recording was cut off or is corrupt (%s)",
+			    avfile_strerror(ret, msg, sizeof(msg)));
+		else
+			util_snprintf(err, errlen, "not a media file: %s",
+			    avfile_strerror(ret, msg, sizeof(msg)));
+		return rc;
+	}
+	return AVFILE_OK;
+}
+
 int
 avfile_open(struct avfile *f, const char *path, int fd, char *err,
     size_t errlen)
 {
-	const AVInputFormat *ifmt = NULL;
-	AVDictionary *opts = NULL;
 	unsigned char *buf;
 	struct stat st;
-	char msg[128];
-	int rc, ret;
+	int rc;
 
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
@@ -213,56 +270,9 @@ avfile_open(struct avfile *f, const char *path, int fd, char *err,
 		rc = AVFILE_IO;
 		goto fail;
 	}
-
-	/* by content only: a text file named .mp4 is not "an MP4 without
-	 * moov" */
-	ret = avlib.av_probe_input_buffer2(f->pb, &ifmt, NULL, NULL, 0, 0);
-	if (ret < 0) {
-		rc = avfile_classify(f, ret);
-		if (rc == AVFILE_IO)
-			util_snprintf(err, errlen, "read error: %s",
-			    strerror(f->sys_errno));
-		else
-			util_snprintf(err, errlen, "not a media file: %s",
-			    avfile_strerror(ret, msg, sizeof(msg)));
+	rc = avfile_demux(f, path, err, errlen);
+	if (rc != AVFILE_OK)
 		goto fail;
-	}
-	if (!avfile_format_ok(ifmt)) {
-		util_snprintf(err, errlen, "not a recording: %s (%s), want MP4 "
-		    "or Matroska", ifmt->name, ifmt->long_name ? ifmt->long_name :
-		    "?");
-		rc = AVFILE_BAD;
-		goto fail;
-	}
-
-	f->fmt = avlib.avformat_alloc_context();
-	if (f->fmt == NULL) {
-		f->sys_errno = ENOMEM;
-		util_snprintf(err, errlen, "out of memory");
-		rc = AVFILE_IO;
-		goto fail;
-	}
-	f->fmt->pb = f->pb;
-	f->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-	avlib.av_dict_set(&opts, "protocol_whitelist", "file", 0);
-	ret = avlib.avformat_open_input(&f->fmt, path, ifmt, &opts);
-	avlib.av_dict_free(&opts);
-	if (ret < 0) {
-		/* avformat_open_input freed the context, not our pb */
-		f->fmt = NULL;
-		rc = avfile_classify(f, ret);
-		if (rc == AVFILE_IO)
-			util_snprintf(err, errlen, "read error: %s",
-			    f->sys_errno ? strerror(f->sys_errno) : "out of memory");
-		else if (strcmp(ifmt->name, avfile_formats[0]) == 0)
-			util_snprintf(err, errlen, "no usable moov atom (index): "
-			    "the recording was cut off or is corrupt (%s)",
-			    avfile_strerror(ret, msg, sizeof(msg)));
-		else
-			util_snprintf(err, errlen, "not a media file: %s",
-			    avfile_strerror(ret, msg, sizeof(msg)));
-		goto fail;
-	}
 	return AVFILE_OK;
 fail:
 	avfile_close(f);

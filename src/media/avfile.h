@@ -12,7 +12,9 @@
 
 #include <libavformat/avformat.h>
 
-/* Results, the same values as PROBE_* and REMUX_*. */
+/* Results. BAD: the input is not usable media (a symlink, not a regular
+ * file, empty, not a recording, no index...); IO: the system failed
+ * (sys_errno), try again later. Callers map them to their own results. */
 enum { AVFILE_OK = 0, AVFILE_BAD = -1, AVFILE_IO = -2 };
 
 /* An input: the file descriptor under an AVIOContext, and the demuxer. */

@@ -12,7 +12,8 @@
 
 #include "media/mp4box.h"
 
-/* Results: the MP4BOX_* values.
+/* Results. UNSUPPORTED: a layout this code does not rewrite (mdat boxes
+ * on both sides of the moov): use libavformat.
  *
  * Every output has a hard cap, the most its input can make: the video
  * file, the input plus the moov's growth (co64 tables, 4 bytes a chunk)
@@ -20,10 +21,10 @@
  * the mdat holds) plus its moov, ftyp and mdat header. The writer stops at
  * the cap with FASTSTART_BAD (the index is corrupt), never fills a disk. */
 enum {
-	FASTSTART_OK = MP4BOX_OK,
-	FASTSTART_BAD = MP4BOX_BAD,
-	FASTSTART_IO = MP4BOX_IO,
-	FASTSTART_UNSUPPORTED = MP4BOX_UNSUPPORTED,
+	FASTSTART_OK = 0,
+	FASTSTART_BAD = -1,
+	FASTSTART_IO = -2,
+	FASTSTART_UNSUPPORTED = -3,
 };
 
 /* The kernel copies a range fastest when source and destination offsets

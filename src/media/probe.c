@@ -50,6 +50,22 @@ probe_stream(const AVStream *st, struct probe_stream *ps)
 		ps->duration = 0;
 }
 
+/* Each module numbers its results on its own: what an avfile result
+ * means here. */
+static int
+probe_from_avfile(int rc)
+{
+	switch (rc) {
+	case AVFILE_OK:
+		return PROBE_OK;
+	case AVFILE_IO:
+		return PROBE_IO;
+	case AVFILE_BAD:
+	default:
+		return PROBE_BAD_MEDIA;
+	}
+}
+
 /* An MP4's own boxes give a clearer reason than libavformat ("moov atom
  * not found") for the usual failure, a recording cut off before ffmpeg
  * wrote its index; they also catch an mdat cut short behind a good moov. */
@@ -64,59 +80,26 @@ probe_mp4_layout(int fd, int64_t size, char *err, size_t errlen)
 	l = xmalloc(sizeof(*l));
 	rc = mp4box_scan(fd, (uint64_t)size, l, err, errlen);
 	free(l);
-	if (rc == MP4BOX_IO) {
+	switch (rc) {
+	case MP4BOX_OK:
+		return PROBE_OK;
+	case MP4BOX_IO:
 		util_snprintf(err, errlen, "read error: %s", strerror(errno));
 		return PROBE_IO;
+	default:
+		return PROBE_BAD_MEDIA;
 	}
-	return rc == MP4BOX_OK ? PROBE_OK : PROBE_BAD_MEDIA;
 }
 
-int
-probe_file(const char *path, struct probe_result *out, char *err,
-    size_t errlen)
+/* What the demuxer of f found, into out. */
+static void
+probe_fill(const struct avfile *f, struct probe_result *out)
 {
-	return probe_fd(-1, path, out, err, errlen);
-}
-
-int
-probe_fd(int in_fd, const char *path, struct probe_result *out, char *err,
-    size_t errlen)
-{
-	struct avfile f = { .fd = -1 };
-	AVFormatContext *fmt;
-	int64_t size;
+	const AVFormatContext *fmt = f->fmt;
 	unsigned i;
-	int fd, rc, e;
 
-	memset(out, 0, sizeof(*out));
-	if (in_fd >= 0) {
-		fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0) {
-			util_snprintf(err, errlen, "cannot dup: %s", strerror(errno));
-			return PROBE_IO;
-		}
-		rc = avfile_check_fd(&fd, &size, &e, err, errlen);
-	} else {
-		rc = avfile_open_path(path, &fd, &size, &e, err, errlen);
-	}
-	if (rc != AVFILE_OK)
-		return rc;
-	rc = probe_mp4_layout(fd, size, err, errlen);
-	if (rc != PROBE_OK)
-		goto done;
-	rc = avfile_open(&f, path, fd, err, errlen);
-	if (rc != AVFILE_OK)
-		goto done;
-	rc = avfile_find_info(&f, err, errlen);
-	if (rc != AVFILE_OK)
-		goto done;
-	rc = avfile_check_index(&f, -1, err, errlen);
-	if (rc != AVFILE_OK)
-		goto done;
-
-	fmt = f.fmt;
 	util_strlcpy(out->format, fmt->iformat->name, sizeof(out->format));
-	out->size = f.size;
+	out->size = f->size;
 	out->bit_rate = fmt->bit_rate > 0 ? fmt->bit_rate : 0;
 	if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0)
 		out->duration = (double)fmt->duration / AV_TIME_BASE;
@@ -133,23 +116,61 @@ probe_fd(int in_fd, const char *path, struct probe_result *out, char *err,
 			probe_stream(fmt->streams[i],
 			    &out->streams[out->nb_streams++]);
 	}
-	if (fmt->duration == AV_NOPTS_VALUE) {
+}
+
+int
+probe_file(const char *path, struct probe_result *out, char *err,
+    size_t errlen)
+{
+	return probe_fd(-1, path, out, err, errlen);
+}
+
+int
+probe_fd(int in_fd, const char *path, struct probe_result *out, char *err,
+    size_t errlen)
+{
+	struct avfile f = { .fd = -1 };
+	int64_t size;
+	int fd, rc, e;
+
+	memset(out, 0, sizeof(*out));
+	if (in_fd >= 0) {
+		fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			util_snprintf(err, errlen, "cannot dup: %s", strerror(errno));
+			return PROBE_IO;
+		}
+		rc = avfile_check_fd(&fd, &size, &e, err, errlen);
+	} else {
+		rc = avfile_open_path(path, &fd, &size, &e, err, errlen);
+	}
+	if (rc != AVFILE_OK)
+		return probe_from_avfile(rc);
+	rc = probe_mp4_layout(fd, size, err, errlen);
+	if (rc != PROBE_OK)
+		goto end;
+	rc = probe_from_avfile(avfile_open(&f, path, fd, err, errlen));
+	if (rc != PROBE_OK)
+		goto end;
+	rc = probe_from_avfile(avfile_find_info(&f, err, errlen));
+	if (rc != PROBE_OK)
+		goto end;
+	rc = probe_from_avfile(avfile_check_index(&f, -1, err, errlen));
+	if (rc != PROBE_OK)
+		goto end;
+
+	probe_fill(&f, out);
+	if (f.fmt->duration == AV_NOPTS_VALUE) {
 		util_snprintf(err, errlen, "unknown duration");
 		rc = PROBE_BAD_MEDIA;
-		goto done;
-	}
-	if (out->duration <= 0) {
+	} else if (out->duration <= 0) {
 		util_snprintf(err, errlen, "zero duration");
 		rc = PROBE_BAD_MEDIA;
-		goto done;
-	}
-	if (!out->has_video && !out->has_audio) {
+	} else if (!out->has_video && !out->has_audio) {
 		util_snprintf(err, errlen, "no audio or video stream");
 		rc = PROBE_BAD_MEDIA;
-		goto done;
 	}
-	rc = PROBE_OK;
-done:
+end:
 	avfile_close(&f);
 	close(fd);
 	if (rc != PROBE_OK)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Results, as in probe.h: OK; BAD_MEDIA: the input cannot be remuxed
+/* Results: OK; BAD_MEDIA: the input cannot be remuxed
  * (corrupt index, unsupported layout and codec): quarantine; IO: a system
  * error (ENOSPC, EIO...): the outputs are removed, try again later.
  * remux_result.sys_errno holds the errno for IO. */
