@@ -5,6 +5,7 @@
 #   make test       build and run every test (unit + system); ends "N passed, M failed"
 #   make asan       the same tree built with AddressSanitizer + UBSan (build/asan/)
 #   make bench      benchmarks (remux, finalize, S3 upload)
+#   make fuzz       libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; ends "fuzz: N passed, M failed"
 #   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
 
 PKG_CONFIG ?= pkg-config
@@ -106,7 +107,8 @@ $(BUILD)/jibri-pipeline: $(MAIN_OBJ) $(LIB_OBJ)
 # jibri-finalize runs while Jibri waits: it links only libc (statically
 # when libc.a is there, which saves the dynamic loader's start-up time).
 FINALIZE_OBJ := $(BUILD)/obj/finalize.o $(BUILD)/obj/daemon/request.o \
-	$(BUILD)/obj/base/envfile.o $(BUILD)/obj/base/util.o
+	$(BUILD)/obj/base/envfile.o $(BUILD)/obj/base/fsutil.o \
+	$(BUILD)/obj/base/util.o
 STATIC := $(if $(SANITIZER),,$(shell $(CC) -print-file-name=libc.a | grep -q / && echo -static))
 $(BUILD)/jibri-finalize: $(FINALIZE_OBJ)
 	$(CC) $(LDFLAGS) $(STATIC) -o $@ $^
@@ -179,6 +181,53 @@ install: all
 			    "jibri-pipeline)"; \
 		fi; \
 	fi
+
+# --- fuzz: one libFuzzer harness per parser (tests/fuzz/fuzz_*.c) -------------
+#
+#   make fuzz                     every harness, FUZZ_SECONDS (30) each
+#   make fuzz FUZZ_TARGETS=xml    some of them; FUZZ_JOBS at a time (nproc)
+#
+# clang (libFuzzer) with ASan + UBSan, into build/fuzz. The modules are
+# compiled again with the fuzzer's coverage (-fsanitize=fuzzer-no-link) into
+# an archive, so each harness links only what it reaches: none of them
+# needs libav*, libcurl or libsystemd. tests/fuzz/run makes the corpora
+# (build/fuzz/corpus) from tests/fuzz/seeds and fixtures/, runs the
+# harnesses and leaves a crashing input in build/fuzz/artifacts.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_ALL := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
+	-MMD -MP -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DJP_VERSION=\"$(VERSION)\" \
+	-DJP_SYSCONFDIR=\"$(SYSCONFDIR)\" -Isrc \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_SRC := $(wildcard src/base/*.c) src/media/mp4box.c src/media/faststart.c \
+	src/daemon/request.c src/daemon/session.c src/store/xml.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(BASE_PKGS)) -lpthread -lm
+
+.PHONY: fuzz-build
+fuzz:
+	@scripts/deps fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(call pkg_cflags,$(BASE_PKGS)) -c -o $@ $<
+$(FUZZ_BUILD)/libjp-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libjp-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(call pkg_cflags,$(BASE_PKGS)) \
+		-o $@ $< $(FUZZ_BUILD)/libjp-fuzz.a $(FUZZ_LIBS)
+
+-include $(wildcard $(FUZZ_BUILD)/*.d $(FUZZ_BUILD)/obj/*/*.d)
+# --- end of fuzz --------------------------------------------------------------
 
 clean:
 	rm -rf build

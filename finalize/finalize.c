@@ -12,7 +12,9 @@
  * daemon's start-up rescan of RECORDINGS_DIR still finds the recording.
  * FINALIZE_FSYNC=1 in the environment makes the hand-off durable.
  */
+#include "base/config.h"
 #include "base/envfile.h"
+#include "base/fsutil.h"
 #include "daemon/request.h"
 
 #include <errno.h>
@@ -22,8 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define DEFAULT_CONFIG "/etc/jibri-pipeline/env"
 
 static const char *config_path;
 
@@ -52,7 +52,7 @@ usage(FILE *f)
 	    "       jibri-finalize FILE ROOM\n\n"
 	    "Queues a finished Jibri recording for jibri-pipeline and exits.\n"
 	    "Settings (RECORDINGS_DIR, STATE_DIR) come from the environment, "
-	    "then\n$JIBRI_PIPELINE_CONFIG or %s.\n", DEFAULT_CONFIG);
+	    "then\n$JIBRI_PIPELINE_CONFIG or %s.\n", CONFIG_DEFAULT_PATH);
 }
 
 static int
@@ -62,24 +62,6 @@ fail(const char *fmt, const char *a, const char *b)
 	fprintf(stderr, fmt, a, b);
 	fputs("\n", stderr);
 	return 1;
-}
-
-static int
-mkdir_p(char *path)
-{
-	char *p;
-
-	for (p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 static int finalize(int argc, char **argv, const char *recordings_dir,
@@ -101,8 +83,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	config_path = getenv("JIBRI_PIPELINE_CONFIG");
-	if (config_path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
-		config_path = DEFAULT_CONFIG;
+	if (config_path == NULL && access(CONFIG_DEFAULT_PATH, R_OK) == 0)
+		config_path = CONFIG_DEFAULT_PATH;
 	recordings_dir = setting("RECORDINGS_DIR", "/var/recordings");
 	state_dir = setting("STATE_DIR", "/var/lib/jibri-pipeline");
 	if (recordings_dir == NULL || state_dir == NULL)
@@ -121,7 +103,6 @@ finalize(int argc, char **argv, const char *recordings_dir,
 	char real[PATH_MAX], root[PATH_MAX], incoming[PATH_MAX], name[128];
 	struct request req;
 	struct stat st;
-	size_t n;
 
 	if (realpath(recordings_dir, root) == NULL)
 		return fail("RECORDINGS_DIR `%s': %s", recordings_dir,
@@ -130,9 +111,7 @@ finalize(int argc, char **argv, const char *recordings_dir,
 		return fail("`%s': %s", argv[1], strerror(errno));
 	/* the path must resolve inside RECORDINGS_DIR: never queue a file a
 	 * symlink or "../" points elsewhere */
-	n = strlen(root);
-	if (!(strcmp(root, "/") == 0 || (strncmp(real, root, n) == 0 &&
-	    real[n] == '/' && real[n + 1] != '\0')))
+	if (!fs_path_inside(root, real))
 		return fail("`%s' is not inside RECORDINGS_DIR (%s); not queued",
 		    real, root);
 	if (stat(real, &st) < 0)
@@ -160,7 +139,7 @@ finalize(int argc, char **argv, const char *recordings_dir,
 	if (request_write(incoming, &req, getenv("FINALIZE_FSYNC") != NULL &&
 	    strcmp(getenv("FINALIZE_FSYNC"), "1") == 0, name, sizeof(name)) < 0) {
 		int e = errno;
-		if (e == ENOENT && mkdir_p(incoming) == 0 &&
+		if (e == ENOENT && fs_mkdirs(incoming, 0750) == 0 &&
 		    request_write(incoming, &req, 0, name, sizeof(name)) == 0)
 			goto queued;
 		return fail("cannot write to the spool %s: %s (the daemon's "

@@ -278,7 +278,7 @@ check_main(int argc, char **argv)
 		problems++;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	st = store_open(cfg, err, sizeof(err));
+	st = store_open_config(cfg, err, sizeof(err));
 	if (st == NULL || store_check(st, err, sizeof(err)) != STORE_OK) {
 		url = util_url_redact(cfg->storage_url);
 		msg = util_url_redact(err);

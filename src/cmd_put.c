@@ -147,7 +147,7 @@ put_main(int argc, char **argv)
 	if (cfg == NULL)
 		goto done;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	st = store_open(cfg, err, sizeof(err));
+	st = store_open_config(cfg, err, sizeof(err));
 	if (st == NULL) {
 		fprintf(stderr, "error: %s\n", err);
 		goto done;

@@ -3,6 +3,7 @@
 #include "base/config.h"
 #include "daemon/job.h"
 #include "daemon/spool.h"
+#include "store/store.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -129,7 +130,7 @@ by_created(const void *a, const void *b)
 }
 
 /* How far storing got: outputs stored, and for a multipart upload in
- * progress (store_resume, see store_s3.c) its parts. */
+ * progress (store_resume, read through store_progress) its parts. */
 static json_t *
 progress(struct job *j)
 {
@@ -141,15 +142,13 @@ progress(struct job *j)
 	const char *name;
 
 	json_object_foreach(json_object_get(j->doc, "store_resume"), name, r) {
-		json_int_t size = json_integer_value(json_object_get(r, "size"));
-		json_int_t part = json_integer_value(json_object_get(r,
-		    "part_size"));
-		if (part <= 0 || !json_is_array(json_object_get(r, "parts")))
+		int64_t done, total;
+
+		if (store_progress(r, &done, &total) < 0)
 			continue;
 		json_object_set_new(p, "uploading", json_pack("{s:s, s:I, s:I}",
-		    "output", name, "parts_done", (json_int_t)json_array_size(
-		    json_object_get(r, "parts")), "parts_total",
-		    (json_int_t)((size + part - 1) / part)));
+		    "output", name, "parts_done", (json_int_t)done,
+		    "parts_total", (json_int_t)total));
 	}
 	return p;
 }

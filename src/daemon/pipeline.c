@@ -490,7 +490,7 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 		    j->id, "dir", work);
 		return advance(ctx, j, JOB_REMUXING);
 	}
-	st = store_open(ctx->cfg, err, sizeof(err));
+	st = store_open_config(ctx->cfg, err, sizeof(err));
 	if (st == NULL)
 		return fail_for_good(ctx, j, err);
 	objects = job_obj(j, "objects");

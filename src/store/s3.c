@@ -1,6 +1,7 @@
 /* s3.c -- one signed S3 request over libcurl (CURLOPT_AWS_SIGV4), and what S3 answered. */
 #include "store/s3.h"
 #include "base/util.h"
+#include "store/store.h"
 #include "store/xml.h"
 
 #include <errno.h>
@@ -64,47 +65,46 @@ s3_host_is_ip(const char *host)
 }
 
 int
-s3_target_init(struct s3_target *t, const struct config *cfg, char *err,
-    size_t errlen)
+s3_target_init(struct s3_target *t, const struct store_options *o,
+    char *err, size_t errlen)
 {
 	char *scheme = NULL, *host = NULL, *port = NULL;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (cfg->s3_endpoint != NULL) {
-		if (s3_split_endpoint(cfg->s3_endpoint, &scheme, &host,
+	if (o->s3_endpoint != NULL) {
+		if (s3_split_endpoint(o->s3_endpoint, &scheme, &host,
 		    &port) < 0) {
 			snprintf(err, errlen, "S3_ENDPOINT: `%s' is not "
-			    "http(s)://HOST[:PORT] (no path)", cfg->s3_endpoint);
+			    "http(s)://HOST[:PORT] (no path)", o->s3_endpoint);
 			goto fail;
 		}
 	} else {
 		scheme = xstrdup("https");
-		host = xasprintf("s3.%s.amazonaws.com", cfg->s3_region);
+		host = xasprintf("s3.%s.amazonaws.com", o->s3_region);
 	}
-	if (!cfg->s3_path_style && s3_host_is_ip(host)) {
+	if (!o->s3_path_style && s3_host_is_ip(host)) {
 		snprintf(err, errlen, "S3_ENDPOINT: `%s' is an IP address, which "
 		    "cannot carry the bucket name: set S3_PATH_STYLE=true",
-		    cfg->s3_endpoint);
+		    o->s3_endpoint);
 		goto fail;
 	}
-	if (cfg->s3_path_style) {
+	if (o->s3_path_style) {
 		t->base = xasprintf("%s://%s%s%s", scheme, host, port ? ":" : "",
 		    port ? port : "");
-		t->path = xasprintf("/%s", cfg->s3_bucket);
+		t->path = xasprintf("/%s", o->s3_bucket);
 	} else {
-		t->base = xasprintf("%s://%s.%s%s%s", scheme, cfg->s3_bucket, host,
+		t->base = xasprintf("%s://%s.%s%s%s", scheme, o->s3_bucket, host,
 		    port ? ":" : "", port ? port : "");
 		t->path = xstrdup("");
 	}
-	t->bucket = xstrdup(cfg->s3_bucket);
-	t->region = xstrdup(cfg->s3_region);
-	t->sigv4 = xasprintf("aws:amz:%s:s3", cfg->s3_region);
-	t->userpwd = xasprintf("%s:%s", cfg->aws_access_key_id,
-	    cfg->aws_secret_access_key);
-	if (cfg->aws_session_token != NULL && cfg->aws_session_token[0] != '\0')
+	t->bucket = xstrdup(o->s3_bucket);
+	t->region = xstrdup(o->s3_region);
+	t->sigv4 = xasprintf("aws:amz:%s:s3", o->s3_region);
+	t->userpwd = xasprintf("%s:%s", o->access_key, o->secret_key);
+	if (o->session_token != NULL && o->session_token[0] != '\0')
 		t->token_hdr = xasprintf("x-amz-security-token: %s",
-		    cfg->aws_session_token);
+		    o->session_token);
 	rc = 0;
 fail:
 	free(scheme);

@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "base/config.h"
+struct store_options;             /* store/store.h */
 
 #define S3_MAX_PARTS     10000                  /* S3's limit per upload */
 #define S3_MIN_PART      (5ULL << 20)           /* every part but the last */
@@ -20,7 +20,7 @@
 #define S3_EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* Where requests go and who signs them, built once from the config. */
+/* Where requests go and who signs them, built once from the options. */
 struct s3_target {
 	char *base;       /* scheme://host[:port]: with the bucket in front of
 	                     the host when virtual-hosted */
@@ -32,10 +32,10 @@ struct s3_target {
 	char *token_hdr;  /* "x-amz-security-token: …", or NULL */
 };
 
-/* Fill t from cfg (S3_ENDPOINT or AWS for S3_REGION, S3_PATH_STYLE,
+/* Fill t from o (S3_ENDPOINT or AWS for S3_REGION, S3_PATH_STYLE,
  * credentials). 0, or -1 with a message naming the setting. */
-int s3_target_init(struct s3_target *t, const struct config *cfg, char *err,
-    size_t errlen);
+int s3_target_init(struct s3_target *t, const struct store_options *o,
+    char *err, size_t errlen);
 void s3_target_free(struct s3_target *t);
 
 /* One request. The body is a file range (fd >= 0) or memory (mem), or

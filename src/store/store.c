@@ -1,36 +1,53 @@
 /* store.c -- storage front: dispatches to the file:// or s3:// backend. */
 #include "store/store.h"
+#include "store/store_file.h"
 #include "store/store_s3.h"
-#include "base/fsutil.h"
+#include "base/config.h"
 #include "base/util.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct store {
-	char *dir;              /* file://: the storage directory */
-	struct store_s3 *s3;    /* s3:// */
+	char *prefix;               /* S3_PREFIX, "" for none and file:// */
+	struct store_file *file;    /* file:// */
+	struct store_s3 *s3;        /* s3:// */
 };
 
+/* The one place a key gets the prefix: the key an object is stored
+ * under, and the key the manifest and the webhook name it by. */
+static char *
+store_prefixed(const char *prefix, const char *key)
+{
+	if (prefix == NULL || prefix[0] == '\0')
+		return xstrdup(key);
+	return xasprintf("%s/%s", prefix, key);
+}
+
+/* S3_PREFIX applies to s3:// alone. */
+static const char *
+store_prefix(const struct store_options *o)
+{
+	return o->s3_bucket != NULL && o->s3_prefix != NULL ? o->s3_prefix : "";
+}
+
 struct store *
-store_open(const struct config *cfg, char *err, size_t errlen)
+store_open(const struct store_options *o, char *err, size_t errlen)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 
-	if (cfg->s3_bucket != NULL) {
-		st->s3 = store_s3_open(cfg, err, errlen);
-		if (st->s3 == NULL) {
-			free(st);
-			return NULL;
-		}
-	} else {
-		st->dir = xstrdup(cfg->storage_path);
-	}
+	if (o->s3_bucket != NULL)
+		st->s3 = store_s3_open(o, err, errlen);
+	else
+		st->file = store_file_open(o, err, errlen);
+	if (st->s3 == NULL && st->file == NULL)
+		goto fail;
+	st->prefix = xstrdup(store_prefix(o));
 	return st;
+fail:
+	free(st);
+	return NULL;
 }
 
 void
@@ -39,160 +56,89 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	store_s3_close(st->s3);
-	free(st->dir);
+	store_file_close(st->file);
+	free(st->prefix);
 	free(st);
 }
 
 void
 store_url(struct store *st, const char *key, char *buf, size_t size)
 {
+	char *full = store_prefixed(st->prefix, key);
+
 	if (st->s3 != NULL)
-		store_s3_url(st->s3, key, buf, size);
+		store_s3_url(st->s3, full, buf, size);
 	else
-		snprintf(buf, size, "file://%s/%s", st->dir, key);
-}
-
-/* Disk full, quota, I/O errors and a missing mount heal by themselves or
- * by an operator; a permission problem or a path that is a file does not. */
-static int
-file_errno_class(int e)
-{
-	switch (e) {
-	case EACCES: case EPERM: case EROFS: case ENOTDIR: case EISDIR:
-	case ENAMETOOLONG: case ELOOP:
-		return STORE_FATAL;
-	default:
-		return STORE_RETRY;
-	}
-}
-
-/* mkdir -p for an object's directory that survives a power cut: each
- * directory this creates is only an entry in its parent until the parent
- * is fsync'ed, so the parent of every new directory is fsync'ed (the
- * object's own directory is fsync'ed after its rename by
- * fs_copy_file_atomic). 0, or -1 with errno set and the failing path in
- * failed (size bytes). */
-static int
-file_mkdirs_durable(const char *path, mode_t mode, char *failed, size_t size)
-{
-	char buf[PATH_MAX], parent[PATH_MAX];
-	char *p;
-	int last = 0;
-
-	if (util_strlcpy(buf, path, sizeof(buf)) < 0) {
-		util_strlcpy(failed, path, size);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (buf[0] == '\0')
-		return 0;
-	for (p = buf + 1; !last; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		last = *p == '\0';
-		*p = '\0';
-		if (p[-1] != '/') {      /* "a//b": nothing between */
-			if (mkdir(buf, mode) == 0) {
-				if (fs_dirname(buf, parent, sizeof(parent)) < 0) {
-					util_strlcpy(failed, buf, size);
-					errno = ENAMETOOLONG;
-					return -1;
-				}
-				if (fs_fsync(parent) < 0) {
-					util_strlcpy(failed, parent, size);
-					return -1;
-				}
-			} else if (errno != EEXIST) {
-				util_strlcpy(failed, buf, size);
-				return -1;
-			}
-		}
-		if (!last)
-			*p = '/';
-	}
-	return 0;
-}
-
-static int
-file_put(struct store *st, const struct store_put *put,
-    struct store_object *out, char *err, size_t errlen)
-{
-	char dst[PATH_MAX], dir[PATH_MAX], failed[PATH_MAX];
-	struct stat src_st, dst_st;
-
-	if (util_snprintf(dst, sizeof(dst), "%s/%s", st->dir, put->key) < 0) {
-		snprintf(err, errlen, "storage path too long: %s/%s", st->dir,
-		    put->key);
-		return STORE_FATAL;
-	}
-	if (stat(put->path, &src_st) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", put->path,
-		    strerror(errno));
-		return STORE_RETRY;
-	}
-	fs_dirname(dst, dir, sizeof(dir));
-	if (file_mkdirs_durable(dir, 0755, failed, sizeof(failed)) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot create storage directory %s "
-		    "(at %s): %s", dir, failed, strerror(e));
-		return file_errno_class(e);
-	}
-	if (fs_copy_file_atomic(put->path, dst, 0644, true) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot store %s as %s: %s", put->path, dst,
-		    strerror(e));
-		return file_errno_class(e);
-	}
-	/* verify what landed, not what we meant to write */
-	if (stat(dst, &dst_st) < 0 || dst_st.st_size != src_st.st_size) {
-		snprintf(err, errlen, "stored %s has the wrong size (%lld, want "
-		    "%lld)", dst, (long long)dst_st.st_size,
-		    (long long)src_st.st_size);
-		return STORE_RETRY;
-	}
-	util_snprintf(out->url, sizeof(out->url), "file://%s", dst);
-	out->size = (uint64_t)dst_st.st_size;
-	out->etag[0] = '\0';
-	return STORE_OK;
+		store_file_url(st->file, full, buf, size);
+	free(full);
 }
 
 int
 store_put(struct store *st, const struct store_put *put,
     struct store_object *out, char *err, size_t errlen)
 {
+	char *full = store_prefixed(st->prefix, put->key);
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	if (st->s3 != NULL)
-		return store_s3_put(st->s3, put, out, err, errlen);
-	return file_put(st, put, out, err, errlen);
+		rc = store_s3_put(st->s3, full, put, out, err, errlen);
+	else
+		rc = store_file_put(st->file, full, put, out, err, errlen);
+	free(full);
+	return rc;
 }
 
 int
 store_check(struct store *st, char *err, size_t errlen)
 {
-	char probe[PATH_MAX];
-
 	if (st->s3 != NULL)
 		return store_s3_check(st->s3, err, errlen);
-	if (fs_mkdirs(st->dir, 0755) < 0) {
-		snprintf(err, errlen, "cannot create storage directory %s: %s",
-		    st->dir, strerror(errno));
-		return STORE_FATAL;
-	}
-	snprintf(probe, sizeof(probe), "%s/.jibri-pipeline-check", st->dir);
-	if (fs_write_atomic(probe, "ok\n", 3, 0644, false) < 0) {
-		snprintf(err, errlen, "storage directory %s is not writable: %s",
-		    st->dir, strerror(errno));
-		return STORE_FATAL;
-	}
-	unlink(probe);
-	return STORE_OK;
+	return store_file_check(st->file, err, errlen);
+}
+
+int
+store_progress(const json_t *resume, int64_t *parts_done,
+    int64_t *parts_total)
+{
+	/* only a multipart upload leaves a record behind */
+	return store_s3_progress(resume, parts_done, parts_total);
+}
+
+/* --- for callers holding the configuration ------------------------------- */
+
+void
+store_options_from_config(struct store_options *o, const struct config *cfg)
+{
+	memset(o, 0, sizeof(*o));
+	o->storage_url = cfg->storage_url;
+	o->storage_path = cfg->storage_path;
+	o->s3_bucket = cfg->s3_bucket;
+	o->s3_prefix = cfg->s3_prefix;
+	o->s3_endpoint = cfg->s3_endpoint;
+	o->s3_region = cfg->s3_region;
+	o->s3_path_style = cfg->s3_path_style;
+	o->access_key = cfg->aws_access_key_id;
+	o->secret_key = cfg->aws_secret_access_key;
+	o->session_token = cfg->aws_session_token;
+	o->part_size = cfg->s3_part_size;
+	o->concurrency = cfg->s3_concurrency;
+}
+
+struct store *
+store_open_config(const struct config *cfg, char *err, size_t errlen)
+{
+	struct store_options o;
+
+	store_options_from_config(&o, cfg);
+	return store_open(&o, err, errlen);
 }
 
 char *
 store_full_key(const struct config *cfg, const char *key)
 {
-	if (cfg->s3_bucket != NULL && cfg->s3_prefix != NULL &&
-	    cfg->s3_prefix[0] != '\0')
-		return xasprintf("%s/%s", cfg->s3_prefix, key);
-	return xstrdup(key);
+	struct store_options o;
+
+	store_options_from_config(&o, cfg);
+	return store_prefixed(store_prefix(&o), key);
 }

@@ -58,7 +58,7 @@ struct store_s3 {
 struct store_s3_upload {
 	struct store_s3 *s;
 	const struct store_put *put;
-	char *key;              /* full key: prefix + key */
+	const char *key;        /* full key: prefix + key (store.c's) */
 	int fd;
 	uint64_t size;
 	int64_t mtime_ns;
@@ -82,28 +82,28 @@ struct store_s3_upload {
 /* --- open, url, close ---------------------------------------------------- */
 
 struct store_s3 *
-store_s3_open(const struct config *cfg, char *err, size_t errlen)
+store_s3_open(const struct store_options *o, char *err, size_t errlen)
 {
 	struct store_s3 *s;
 
-	if (cfg->s3_prefix != NULL && cfg->s3_prefix[0] != '\0' &&
-	    !util_relpath_clean(cfg->s3_prefix)) {
+	if (o->s3_prefix != NULL && o->s3_prefix[0] != '\0' &&
+	    !util_relpath_clean(o->s3_prefix)) {
 		/* URL parsers fold "." and ".." and the signature would be
 		 * computed over another path than the one meant */
 		snprintf(err, errlen, "STORAGE_URL: `%s': the key prefix has an "
-		    "empty, \".\" or \"..\" component", cfg->storage_url);
+		    "empty, \".\" or \"..\" component", o->storage_url ?
+		    o->storage_url : o->s3_prefix);
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
-	if (s3_target_init(&s->t, cfg, err, errlen) < 0) {
+	if (s3_target_init(&s->t, o, err, errlen) < 0) {
 		free(s);
 		return NULL;
 	}
-	s->prefix = xstrdup(cfg->s3_prefix ? cfg->s3_prefix : "");
-	s->endpoint = xstrdup(cfg->s3_endpoint ? cfg->s3_endpoint :
-	    s->t.base);
-	s->part_size = cfg->s3_part_size;
-	s->concurrency = cfg->s3_concurrency > 0 ? cfg->s3_concurrency : 1;
+	s->prefix = xstrdup(o->s3_prefix ? o->s3_prefix : "");
+	s->endpoint = xstrdup(o->s3_endpoint ? o->s3_endpoint : s->t.base);
+	s->part_size = o->part_size;
+	s->concurrency = o->concurrency > 0 ? o->concurrency : 1;
 	return s;
 }
 
@@ -118,21 +118,10 @@ store_s3_close(struct store_s3 *s)
 	free(s);
 }
 
-static char *
-store_s3_full_key(struct store_s3 *s, const char *key)
-{
-	if (s->prefix[0] == '\0')
-		return xstrdup(key);
-	return xasprintf("%s/%s", s->prefix, key);
-}
-
 void
 store_s3_url(struct store_s3 *s, const char *key, char *buf, size_t size)
 {
-	char *full = store_s3_full_key(s, key);
-
-	snprintf(buf, size, "s3://%s/%s", s->t.bucket, full);
-	free(full);
+	snprintf(buf, size, "s3://%s/%s", s->t.bucket, key);
 }
 
 /* What an operator should look at for a refusal the server named. */
@@ -454,7 +443,7 @@ store_s3_verify(struct store_s3_upload *u, CURL *h, const char *etag,
 		    rs.etag, etag);
 		goto done;
 	}
-	store_s3_url(u->s, u->put->key, out->url, sizeof(out->url));
+	store_s3_url(u->s, u->key, out->url, sizeof(out->url));
 	out->size = u->size;
 	util_strlcpy(out->etag, rs.etag[0] ? rs.etag : (etag ? etag : ""),
 	    sizeof(out->etag));
@@ -790,6 +779,24 @@ store_s3_resume_load(struct store_s3_upload *u, char **stale_key,
 	return 1;
 }
 
+/* What status shows of an upload in progress, from the same record:
+ * parts recorded, and parts in all for the recorded size and part size. */
+int
+store_s3_progress(const json_t *resume, int64_t *parts_done,
+    int64_t *parts_total)
+{
+	json_int_t size = json_integer_value(json_object_get(resume, "size"));
+	json_int_t psize = json_integer_value(json_object_get(resume,
+	    "part_size"));
+	const json_t *parts = json_object_get(resume, "parts");
+
+	if (psize <= 0 || !json_is_array(parts))
+		return -1;
+	*parts_done = (int64_t)json_array_size(parts);
+	*parts_total = (int64_t)((size + psize - 1) / psize);
+	return 0;
+}
+
 static void
 store_s3_abort(struct store_s3_upload *u, CURL *h, const char *key,
     const char *upload_id)
@@ -1039,8 +1046,9 @@ restart:
 /* --- the entry points ----------------------------------------------------- */
 
 int
-store_s3_put(struct store_s3 *s, const struct store_put *put,
-    struct store_object *out, char *err, size_t errlen)
+store_s3_put(struct store_s3 *s, const char *key,
+    const struct store_put *put, struct store_object *out, char *err,
+    size_t errlen)
 {
 	struct store_s3_upload u;
 	pthread_condattr_t ca;
@@ -1054,7 +1062,7 @@ store_s3_put(struct store_s3 *s, const struct store_put *put,
 	u.s = s;
 	u.put = put;
 	u.fd = -1;
-	u.key = store_s3_full_key(s, put->key);
+	u.key = key;
 	pthread_mutex_init(&u.lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1123,7 +1131,6 @@ done:
 	curl_easy_cleanup(h);
 	if (u.fd >= 0)
 		close(u.fd);
-	free(u.key);
 	pthread_cond_destroy(&u.wake);
 	pthread_mutex_destroy(&u.lock);
 	return rc;
