@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """run.py -- runs every test: the C unit tests, then the system tests.
 
-Unit tests are the binaries BUILD/tests/test_*; each prints "ok NAME" or
-"not ok NAME" per test. System tests are tests/system/test_*.py, Python
-unittest modules that drive the real binaries (found through $JP_BUILD)
-against real peers (ffmpeg, Ceph RGW, HTTP on 127.0.0.1).
+Unit tests are the binaries BUILD/tests/test_*; each prints "ok NAME",
+"not ok NAME" or "skip NAME REASON" per test (tests/unit/unit.h). System
+tests are tests/system/test_*.py, Python unittest modules that drive the
+real binaries (found through $JP_BUILD) against real peers (ffmpeg, Ceph
+RGW, HTTP on 127.0.0.1).
 
-The last line is always "N passed, M failed"; the exit status is 1 when
-anything failed.
+Every skipped test is listed with its reason before the totals: a skip
+is visible in CI. Then one line gives each kind (unit, system) its
+counts, one the totals as .ci/run reads them ("N passed, M failed"), and
+the last line is always "N passed, M failed, K skipped". The exit status
+is 1 when anything failed; skips alone exit 0 (CI decides what to make of
+them).
 
   tests/run.py --build build [PATTERN...]   run tests whose name matches
 """
@@ -24,12 +29,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-class Tally(unittest.TextTestResult):
-    pass
+class Counts:
+    """What one kind of test gave: counts, and (name, reason) per skip."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skips = []
+
+    def line(self, kind):
+        return "%s: %d passed, %d failed, %d skipped" % (
+            kind, self.passed, self.failed, len(self.skips))
 
 
 def run_unit(build, patterns):
-    passed = failed = 0
+    c = Counts()
     for binary in sorted(glob.glob(os.path.join(build, "tests", "test_*"))):
         if binary.endswith(".d") or not os.access(binary, os.X_OK):
             continue
@@ -39,23 +53,39 @@ def run_unit(build, patterns):
         t0 = time.monotonic()
         p = subprocess.run([binary], cwd=ROOT, capture_output=True, text=True,
                            timeout=600)
-        ok = [l for l in p.stdout.splitlines() if l.startswith("ok ")]
-        bad = [l for l in p.stdout.splitlines() if l.startswith("not ok ")]
-        passed += len(ok)
-        failed += len(bad)
+        lines = p.stdout.splitlines()
+        ok = [l for l in lines if l.startswith("ok ")]
+        bad = [l for l in lines if l.startswith("not ok ")]
+        skips = []
+        for l in lines:
+            if l.startswith("skip "):
+                test, _, why = l[5:].partition(" ")
+                skips.append((test, why or "(no reason given)"))
+        c.passed += len(ok)
+        c.failed += len(bad)
+        c.skips += skips
         if p.returncode != 0 and not bad:
-            failed += 1  # crashed (sanitizer report, signal) before reporting
+            c.failed += 1  # crashed (sanitizer report, signal) before reporting
             bad.append("not ok %s (exit status %d)" % (name, p.returncode))
-        print("%-40s %3d passed, %d failed  (%.1fs)" %
-              (name, len(ok), len(bad), time.monotonic() - t0), flush=True)
+        print("%-40s %3d passed, %d failed, %d skipped  (%.1fs)" %
+              (name, len(ok), len(bad), len(skips), time.monotonic() - t0),
+              flush=True)
         for l in bad:
             print("  " + l)
+        for test, why in skips:
+            print("  skip %s: %s" % (test, why))
         if bad:
             sys.stdout.write(p.stderr[-8000:])
-    return passed, failed
+    return c
+
+
+def owner(t):
+    """The test a result entry belongs to: a subTest's own test case."""
+    return getattr(t, "test_case", t)
 
 
 def run_system(build, patterns):
+    c = Counts()
     sys.path.insert(0, os.path.join(HERE, "lib"))
     sys.path.insert(0, os.path.join(HERE, "system"))
     os.environ["JP_BUILD"] = os.path.abspath(build)
@@ -69,11 +99,24 @@ def run_system(build, patterns):
                 continue
             suite.addTest(t)
     if suite.countTestCases() == 0:
-        return 0, 0
+        return c
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
     res = runner.run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
-    return res.testsRun - failed - len(res.skipped), failed
+    # a failing setUpClass/setUpModule is one entry that ran no test; the
+    # failed subtests of one test are one failed test
+    bad = res.failures + res.errors
+    ran_bad = {owner(t).id() for t, _ in bad
+               if isinstance(owner(t), unittest.TestCase)}
+    not_ran_bad = [t for t, _ in bad
+                   if not isinstance(owner(t), unittest.TestCase)]
+    ran_skipped = [t for t, _ in res.skipped
+                   if isinstance(t, unittest.TestCase)]
+    c.failed = len(ran_bad) + len(not_ran_bad) + len(res.unexpectedSuccesses)
+    c.passed = (res.testsRun - len(ran_bad) - len(res.unexpectedSuccesses)
+                - len(ran_skipped))
+    c.skips = [(owner(t).id() if isinstance(owner(t), unittest.TestCase)
+                else str(t), why) for t, why in res.skipped]
+    return c
 
 
 def iter_tests(s):
@@ -91,14 +134,26 @@ def main():
     ap.add_argument("patterns", nargs="*")
     a = ap.parse_args()
     t0 = time.monotonic()
-    up, uf = run_unit(a.build, a.patterns)
-    sp = sf = 0
+    unit = run_unit(a.build, a.patterns)
+    system = Counts()
     if not a.unit_only:
-        sp, sf = run_system(a.build, a.patterns)
-    print("\nunit: %d passed, %d failed; system: %d passed, %d failed; %.0fs"
-          % (up, uf, sp, sf, time.monotonic() - t0))
-    print("%d passed, %d failed" % (up + sp, uf + sf))
-    sys.exit(1 if uf + sf else 0)
+        system = run_system(a.build, a.patterns)
+    skips = [("unit", n, w) for n, w in unit.skips] + \
+        [("system", n, w) for n, w in system.skips]
+    print()
+    if skips:
+        print("skipped:")
+        for kind, name, why in skips:
+            print("  %-6s %s: %s" % (kind, name, why))
+    print("%s; %s%s; %.0fs" % (
+        unit.line("unit"), system.line("system"),
+        " (not run: --unit-only)" if a.unit_only else "",
+        time.monotonic() - t0))
+    passed, failed = unit.passed + system.passed, unit.failed + system.failed
+    # .ci/run sums the lines that are exactly "N passed, M failed"
+    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(skips)))
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -1,40 +1,54 @@
 /* test_s3.c -- the pure parts of the S3 backend: key encoding, part sizes, ETags, XML fields, error classes, endpoints. */
 #include "unit.h"
 #include "store/s3.h"
+#include "store/store.h"
 #include "base/util.h"
 #include "store/xml.h"
+
+/* s3_encode of in (keep_slash: a key; else a query value) into a buffer
+ * of size bytes: rc, and the buffer. */
+static const struct encode_case {
+	const char *in;
+	bool keep_slash;
+	size_t size;
+	int rc;
+	const char *want;
+} encode_cases[] = {
+	{ "room a/sess/recording.mp4", true, 256, 0,
+	    "room%20a/sess/recording.mp4" },
+	/* everything but the unreserved set, UTF-8 byte by byte */
+	{ "a+b=c&d?e#f%g'h\"i~j.k_l-m", true, 256, 0,
+	    "a%2Bb%3Dc%26d%3Fe%23f%25g%27h%22i~j.k_l-m" },
+	{ "Zo\xc3\xab", true, 256, 0, "Zo%C3%AB" },
+	/* query values: the slash too */
+	{ "rec/x y/", false, 256, 0, "rec%2Fx%20y%2F" },
+	{ "", false, 256, 0, "" },
+	/* too small: refused, terminated, and nothing cut short in it (a
+	 * prefix of an UploadId is another UploadId) */
+	{ "abc", true, 3, -1, "" },
+	{ " ", true, 3, -1, "" },
+	{ " ", true, 4, 0, "%20" },
+	{ "abc", true, 4, 0, "abc" },
+};
 
 static void
 encode_keys(void)
 {
+	const struct encode_case *c;
 	char out[256];
+	size_t i;
+	int rc;
 
-	CHECK_INT(s3_encode("room a/sess/recording.mp4", true, out,
-	    sizeof(out)), 0);
-	CHECK_STR(out, "room%20a/sess/recording.mp4");
-	/* everything but the unreserved set, UTF-8 byte by byte */
-	CHECK_INT(s3_encode("a+b=c&d?e#f%g'h\"i~j.k_l-m", true, out,
-	    sizeof(out)), 0);
-	CHECK_STR(out, "a%2Bb%3Dc%26d%3Fe%23f%25g%27h%22i~j.k_l-m");
-	CHECK_INT(s3_encode("Zo\xc3\xab", true, out, sizeof(out)), 0);
-	CHECK_STR(out, "Zo%C3%AB");
-	/* query values: the slash too */
-	CHECK_INT(s3_encode("rec/x y/", false, out, sizeof(out)), 0);
-	CHECK_STR(out, "rec%2Fx%20y%2F");
-	CHECK_INT(s3_encode("", false, out, sizeof(out)), 0);
-	CHECK_STR(out, "");
-	/* too small: refused, terminated, and nothing cut short in it (a
-	 * prefix of an UploadId is another UploadId) */
-	memset(out, 'x', sizeof(out));
-	CHECK_INT(s3_encode("abc", true, out, 3), -1);
-	CHECK_STR(out, "");
-	memset(out, 'x', sizeof(out));
-	CHECK_INT(s3_encode(" ", true, out, 3), -1);
-	CHECK_STR(out, "");
-	CHECK_INT(s3_encode(" ", true, out, 4), 0);
-	CHECK_STR(out, "%20");
-	CHECK_INT(s3_encode("abc", true, out, 4), 0);
-	CHECK_STR(out, "abc");
+	for (i = 0; i < sizeof(encode_cases) / sizeof(encode_cases[0]); i++) {
+		c = &encode_cases[i];
+		memset(out, 'x', sizeof(out));
+		rc = s3_encode(c->in, c->keep_slash, out, c->size);
+		if (rc != c->rc || strcmp(out, c->want) != 0)
+			fprintf(stderr, "  `%s' in %zu bytes: %d, want %d\n",
+			    c->in, c->size, rc, c->rc);
+		CHECK_INT(rc, c->rc);
+		CHECK_STR(out, c->want);
+	}
 	out[0] = 'x';
 	CHECK_INT(s3_encode("", true, out, 0), -1);
 	CHECK_INT(out[0], 'x');         /* size 0: nothing written */
@@ -94,19 +108,35 @@ encode_long(void)
 }
 
 /* keys and key prefixes: what a URL parser would fold or file:// escape */
+static const struct clean_case {
+	const char *in;
+	bool clean;
+} clean_cases[] = {
+	{ "room/session/recording.mp4", true },
+	{ "a", true },
+	{ ".hidden/..x/x..", true },
+	{ "", false },
+	{ "/abs", false },
+	{ "trailing/", false },
+	{ "a//b", false },
+	{ "a/./b", false },
+	{ "a/../b", false },
+	{ "..", false },
+};
+
 static void
 clean_keys(void)
 {
-	CHECK(util_relpath_clean("room/session/recording.mp4"));
-	CHECK(util_relpath_clean("a"));
-	CHECK(util_relpath_clean(".hidden/..x/x.."));
-	CHECK(!util_relpath_clean(""));
-	CHECK(!util_relpath_clean("/abs"));
-	CHECK(!util_relpath_clean("trailing/"));
-	CHECK(!util_relpath_clean("a//b"));
-	CHECK(!util_relpath_clean("a/./b"));
-	CHECK(!util_relpath_clean("a/../b"));
-	CHECK(!util_relpath_clean(".."));
+	const struct clean_case *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(clean_cases) / sizeof(clean_cases[0]); i++) {
+		c = &clean_cases[i];
+		if (util_relpath_clean(c->in) != c->clean)
+			fprintf(stderr, "  `%s': clean %d, want %d\n", c->in,
+			    !c->clean, c->clean);
+		CHECK(util_relpath_clean(c->in) == c->clean);
+	}
 }
 
 static void
@@ -195,62 +225,83 @@ xml_fields(void)
 	CHECK_INT(xml_escape("&&&", out, 6), -1);
 }
 
+/* How the outcome of a request is handled: curl's result, the HTTP
+ * status, the S3 error code of the body. */
+static const struct classify_case {
+	CURLcode cc;
+	long status;
+	const char *code;
+	enum s3_class want;
+} classify_cases[] = {
+	{ CURLE_OK, 200, "", S3_OK },
+	/* a 200 whose body is an <Error> (CompleteMultipartUpload) */
+	{ CURLE_OK, 200, "InternalError", S3_TRANSIENT },
+	{ CURLE_OK, 200, "InvalidPart", S3_FATAL },
+	{ CURLE_OK, 503, "SlowDown", S3_TRANSIENT },
+	{ CURLE_OK, 500, "", S3_TRANSIENT },
+	{ CURLE_OK, 502, "", S3_TRANSIENT },
+	{ CURLE_OK, 504, "", S3_TRANSIENT },
+	{ CURLE_OK, 429, "", S3_TRANSIENT },
+	/* a server without the feature: asking again changes nothing */
+	{ CURLE_OK, 501, "NotImplemented", S3_FATAL },
+	{ CURLE_OK, 501, "", S3_FATAL },
+	{ CURLE_OK, 405, "MethodNotAllowed", S3_FATAL },
+	{ CURLE_OK, 400, "RequestTimeout", S3_TRANSIENT },
+	{ CURLE_OK, 403, "SignatureDoesNotMatch", S3_FATAL },
+	{ CURLE_OK, 403, "AccessDenied", S3_FATAL },
+	{ CURLE_OK, 404, "NoSuchBucket", S3_FATAL },
+	{ CURLE_OK, 400, "BadDigest", S3_DIGEST },
+	{ CURLE_OK, 400, "XAmzContentSHA256Mismatch", S3_DIGEST },
+	{ CURLE_COULDNT_CONNECT, 0, "", S3_TRANSIENT },
+	{ CURLE_OPERATION_TIMEDOUT, 0, "", S3_TRANSIENT },
+	{ CURLE_RECV_ERROR, 0, "", S3_TRANSIENT },
+	{ CURLE_GOT_NOTHING, 0, "", S3_TRANSIENT },
+	{ CURLE_PEER_FAILED_VERIFICATION, 0, "", S3_FATAL },
+	{ CURLE_ABORTED_BY_CALLBACK, 0, "", S3_CANCELLED },
+};
+
 static void
 classify(void)
 {
-	CHECK_INT(s3_classify(CURLE_OK, 200, ""), S3_OK);
-	/* a 200 whose body is an <Error> (CompleteMultipartUpload) */
-	CHECK_INT(s3_classify(CURLE_OK, 200, "InternalError"), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 200, "InvalidPart"), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 503, "SlowDown"), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 500, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 502, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 504, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 429, ""), S3_TRANSIENT);
-	/* a server without the feature: asking again changes nothing */
-	CHECK_INT(s3_classify(CURLE_OK, 501, "NotImplemented"), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 501, ""), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 405, "MethodNotAllowed"), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 400, "RequestTimeout"), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OK, 403, "SignatureDoesNotMatch"),
-	    S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 403, "AccessDenied"), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 404, "NoSuchBucket"), S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_OK, 400, "BadDigest"), S3_DIGEST);
-	CHECK_INT(s3_classify(CURLE_OK, 400, "XAmzContentSHA256Mismatch"),
-	    S3_DIGEST);
-	CHECK_INT(s3_classify(CURLE_COULDNT_CONNECT, 0, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_OPERATION_TIMEDOUT, 0, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_RECV_ERROR, 0, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_GOT_NOTHING, 0, ""), S3_TRANSIENT);
-	CHECK_INT(s3_classify(CURLE_PEER_FAILED_VERIFICATION, 0, ""),
-	    S3_FATAL);
-	CHECK_INT(s3_classify(CURLE_ABORTED_BY_CALLBACK, 0, ""),
-	    S3_CANCELLED);
+	const struct classify_case *c;
+	enum s3_class got;
+	size_t i;
+
+	for (i = 0; i < sizeof(classify_cases) / sizeof(classify_cases[0]);
+	    i++) {
+		c = &classify_cases[i];
+		got = s3_classify(c->cc, c->status, c->code);
+		if (got != c->want)
+			fprintf(stderr, "  curl %d, HTTP %ld, `%s': class %d, "
+			    "want %d\n", (int)c->cc, c->status, c->code,
+			    (int)got, (int)c->want);
+		CHECK_INT(got, c->want);
+	}
 }
 
-static struct config
+/* The store options of a bucket at endpoint. */
+static struct store_options
 cfg_with(const char *endpoint, bool path_style, const char *token)
 {
-	struct config c;
+	struct store_options o = {
+		.s3_bucket = "my-bucket",
+		.s3_prefix = "",
+		.s3_endpoint = endpoint,
+		.s3_region = "eu-west-1",
+		.s3_path_style = path_style,
+		.access_key = "AKID",
+		.secret_key = "SECRET",
+		.session_token = token,
+	};
 
-	memset(&c, 0, sizeof(c));
-	c.s3_bucket = (char *)"my-bucket";
-	c.s3_prefix = (char *)"";
-	c.s3_endpoint = (char *)endpoint;
-	c.s3_region = (char *)"eu-west-1";
-	c.s3_path_style = path_style;
-	c.aws_access_key_id = (char *)"AKID";
-	c.aws_secret_access_key = (char *)"SECRET";
-	c.aws_session_token = (char *)token;
-	return c;
+	return o;
 }
 
 static void
 targets(void)
 {
 	struct s3_target t;
-	struct config c;
+	struct store_options c;
 	char err[256];
 
 	c = cfg_with(NULL, false, NULL);

@@ -7,6 +7,8 @@
 #include "base/util.h"
 
 #include <dirent.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,19 +41,98 @@ request_roundtrip(void)
 	CHECK(request_decode(buf, (size_t)n, &back) < 0);
 }
 
+static bool
+dot_or_dotdot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* Entries of d other than "." and "..". */
 static size_t
-count_entries(const char *d, const char *prefix)
+count_entries(const char *d)
 {
 	struct dirent *de;
 	size_t n = 0;
 	DIR *dh = opendir(d);
 
 	while (dh && (de = readdir(dh)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+		if (!dot_or_dotdot(de->d_name))
 			n++;
 	if (dh)
 		closedir(dh);
 	return n;
+}
+
+/* Entries of d that no operation should leave behind (named on stderr
+ * when report): temporary files (fsutil's NAME.tmp, an older
+ * NAME.tmp-RANDOM, request_write's .NAME), and anything not ending in one
+ * of the given suffixes (NULL-terminated). */
+static size_t
+count_strays(const char *d, bool report, ...)
+{
+	struct dirent *de;
+	const char *suffix;
+	size_t n = 0;
+	va_list ap;
+	bool known;
+	DIR *dh = opendir(d);
+
+	while (dh && (de = readdir(dh)) != NULL) {
+		if (dot_or_dotdot(de->d_name))
+			continue;
+		known = false;
+		va_start(ap, report);
+		while ((suffix = va_arg(ap, const char *)) != NULL)
+			if (util_str_has_suffix(de->d_name, suffix))
+				known = true;
+		va_end(ap);
+		if (known && de->d_name[0] != '.' &&
+		    strstr(de->d_name, ".tmp") == NULL)
+			continue;
+		if (report)
+			fprintf(stderr, "  stray file %s/%s\n", d, de->d_name);
+		n++;
+	}
+	if (dh)
+		closedir(dh);
+	return n;
+}
+
+/* No stray in d (each one named on stderr); the number of them, quietly. */
+#define NO_STRAYS(d, ...) \
+	(count_strays((d), true, __VA_ARGS__, (const char *)NULL) == 0)
+#define STRAYS(d, ...) \
+	count_strays((d), false, __VA_ARGS__, (const char *)NULL)
+
+/* The checker itself: in a scratch directory, each kind of leftover is
+ * seen (else the checks below could never fail). */
+static void
+stray_checker(void)
+{
+	static const char *const strays[] = {
+		"a.json.tmp", ".x.req", "b.json.tmp-Xy12ab", "c.txt",
+	};
+	char *scratch = xasprintf("%s/scratch", dir), *path;
+	size_t i;
+
+	CHECK_INT(fs_mkdirs(scratch, 0750), 0);
+	path = xasprintf("%s/a.json", scratch);
+	CHECK_INT(fs_write_atomic(path, "{}", 2, 0640, false), 0);
+	free(path);
+	CHECK_INT(count_entries(scratch), 1);
+	CHECK(NO_STRAYS(scratch, ".json"));
+	for (i = 0; i < sizeof(strays) / sizeof(strays[0]); i++) {
+		path = xasprintf("%s/%s", scratch, strays[i]);
+		CHECK_INT(fs_write_atomic(path, "x", 1, 0640, false), 0);
+		free(path);
+		/* the one just made, and those before it */
+		CHECK_INT(STRAYS(scratch, ".json"), i + 1);
+	}
+	/* a suffix allowed is still a temporary file when it looks like one */
+	CHECK_INT(STRAYS(scratch, ".json", ".req", ".txt", ".tmp"), 3);
+	CHECK_INT(count_entries(scratch), 5);
+	fs_remove_tree(scratch);
+	free(scratch);
 }
 
 struct seen {
@@ -87,7 +168,7 @@ spool_requests(void)
 	struct spool sp;
 	struct request r = { 0 };
 	struct seen s = { 0 };
-	char err[256], name[128], *bad;
+	char err[256], name[128], *bad, *aside;
 	int i;
 
 	CHECK(spool_open(&sp, dir, err, sizeof(err)) == 0);
@@ -97,22 +178,33 @@ spool_requests(void)
 		CHECK(request_write(sp.incoming, &r, i == 0, name, sizeof(name)) == 0);
 		CHECK(util_str_has_suffix(name, ".req"));
 	}
-	/* no temporary file is ever left behind */
-	CHECK_INT(count_entries(sp.incoming, "."), 2); /* "." and ".." */
+	/* no temporary file is ever left behind: the three requests alone */
+	CHECK_INT(count_entries(sp.incoming), 3);
+	CHECK(NO_STRAYS(sp.incoming, ".req"));
 	bad = xasprintf("%s/garbage.req", sp.incoming);
-	fs_write_atomic(bad, "not a request", 13, 0640, false);
+	CHECK_INT(fs_write_atomic(bad, "not a request", 13, 0640, false), 0);
+	CHECK_INT(count_entries(sp.incoming), 4);
+	CHECK(NO_STRAYS(sp.incoming, ".req"));
 	CHECK_INT(spool_pending_requests(&sp), 4);
 	s.keep = 1;
 	spool_each_request(&sp, on_request, on_bad, &s);
 	CHECK_INT(s.n, 3);
 	CHECK_INT(s.bad, 1);
 	CHECK_INT(spool_pending_requests(&sp), 3); /* kept; the bad one aside */
+	aside = xasprintf("%s.bad", bad);
+	CHECK(access(aside, F_OK) == 0);
+	CHECK_INT(count_entries(sp.incoming), 4);
+	CHECK(NO_STRAYS(sp.incoming, ".req", ".req.bad"));
 	s.keep = 0;
 	s.n = 0;
 	spool_each_request(&sp, on_request, on_bad, &s);
 	CHECK_INT(s.n, 3);
 	CHECK_STR(s.last, "/rec/session-2");  /* oldest first */
 	CHECK_INT(spool_pending_requests(&sp), 0);
+	/* only the bad one is left, aside */
+	CHECK_INT(count_entries(sp.incoming), 1);
+	CHECK(access(aside, F_OK) == 0);
+	free(aside);
 	free(bad);
 	spool_close(&sp);
 }
@@ -133,7 +225,7 @@ jobs_and_lock(void)
 	struct job *j, *back;
 	char id[33], err[256];
 	int n = 0;
-	char *junk;
+	char *junk, *stray;
 
 	CHECK(spool_open(&sp, dir, err, sizeof(err)) == 0);
 	job_id_for("sess/room_2025-01-15-10-30-00.mp4", id);
@@ -150,12 +242,25 @@ jobs_and_lock(void)
 		job_free(back);
 	}
 	junk = xasprintf("%s/ffff.json", sp.jobs);
-	fs_write_atomic(junk, "{", 1, 0640, false);
+	CHECK_INT(fs_write_atomic(junk, "{", 1, 0640, false), 0);
 	spool_each_job(&sp, collect, NULL, &n);
 	CHECK_INT(n, 1);
-	CHECK_INT(count_entries(sp.jobs, "."), 2);
+	/* the job and the junk, no temporary file */
+	CHECK_INT(count_entries(sp.jobs), 2);
+	CHECK(NO_STRAYS(sp.jobs, ".json"));
 
+	/* what a crash leaves (fsutil's ID.json.tmp, an older version's
+	 * ID.json.tmp-RANDOM) the lock holder removes: nobody writes them */
+	stray = xasprintf("%s/%s.json.tmp", sp.jobs, id);
+	CHECK_INT(fs_write_atomic(stray, "{", 1, 0640, false), 0);
+	free(stray);
+	stray = xasprintf("%s/%s.json.tmp-Ab12Cd", sp.jobs, id);
+	CHECK_INT(fs_write_atomic(stray, "{", 1, 0640, false), 0);
+	free(stray);
+	CHECK_INT(STRAYS(sp.jobs, ".json"), 2);
 	CHECK(spool_lock(&sp, err, sizeof(err)) == 0);
+	CHECK(NO_STRAYS(sp.jobs, ".json"));
+	CHECK_INT(count_entries(sp.jobs), 2);
 	CHECK(spool_open(&other, dir, err, sizeof(err)) == 0);
 	CHECK(spool_lock(&other, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "another jibri-pipeline") != NULL);
@@ -205,8 +310,8 @@ int
 main(void)
 {
 	static const struct unit_test tests[] = {
-		T(request_roundtrip), T(spool_requests), T(jobs_and_lock),
-		T(job_states),
+		T(stray_checker), T(request_roundtrip), T(spool_requests),
+		T(jobs_and_lock), T(job_states),
 	};
 	int rc;
 

@@ -1,7 +1,6 @@
-/* test_webhook.c -- the completion body (jansson, hostile names), the signature, manifest and log lines. */
+/* test_webhook.c -- the completion body (jansson, hostile names), the signature, manifest and upload log lines. */
 #include "unit.h"
 #include "base/hash.h"
-#include "base/log.h"
 #include "daemon/manifest.h"
 #include "daemon/uploadlog.h"
 #include "base/util.h"
@@ -180,71 +179,6 @@ upload_log_once(void)
 	json_decref(b);
 }
 
-/* Run one log call with stderr captured; returns the line. */
-static char *
-capture(enum log_format f, const char *value)
-{
-	char path[] = "/tmp/jp-test-log-XXXXXX";
-	int fd = mkstemp(path), saved = dup(2);
-	char *text;
-
-	dup2(fd, 2);
-	log_setup(f, LOG_LEVEL_INFO);
-	log_info("hello world", "room", value, "n", "1");
-	log_debug("hidden", "x", "y");
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	{
-		FILE *fp = fopen(path, "r");
-		char buf[8192] = "";
-		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-		buf[n] = '\0';
-		fclose(fp);
-		text = xstrdup(buf);
-	}
-	unlink(path);
-	log_setup(LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
-	return text;
-}
-
-static void
-log_lines_escape(void)
-{
-	char *line = capture(LOG_FORMAT_TEXT, "evil\nlevel=error msg=\"forged\"");
-	json_t *j;
-
-	CHECK(strstr(line, "msg=\"hello world\"") != NULL);
-	CHECK(strstr(line, "room=\"evil\\nlevel=error msg=\\\"forged\\\"\"") != NULL);
-	CHECK(strstr(line, " n=1") != NULL);
-	CHECK(strchr(line, '\n') == line + strlen(line) - 1); /* one line */
-	CHECK(strstr(line, "hidden") == NULL);
-	free(line);
-
-	line = capture(LOG_FORMAT_JSON, "q\"\\\x01\n✓");
-	j = json_loads(line, 0, NULL);
-	CHECK(j != NULL);
-	CHECK_STR(json_string_value(json_object_get(j, "room")), "q\"\\\x01\n✓");
-	CHECK_STR(json_string_value(json_object_get(j, "level")), "info");
-	json_decref(j);
-	free(line);
-}
-
-static void
-log_caps_long_values(void)
-{
-	char *big = xmalloc(20000), *line;
-
-	memset(big, 'a', 19999);
-	big[19999] = '\0';
-	line = capture(LOG_FORMAT_JSON, big);
-	CHECK(strlen(line) < 4200);
-	CHECK(line[strlen(line) - 1] == '\n');
-	CHECK(strstr(line, "…") != NULL);
-	free(line);
-	free(big);
-}
-
 static void
 url_redact(void)
 {
@@ -309,6 +243,5 @@ post_error_hides_password(void)
 }
 
 UNIT_MAIN("webhook", T(body_roundtrips_hostile_names), T(body_shape),
-    T(signature), T(manifest_and_log), T(upload_log_once),
-    T(log_lines_escape), T(log_caps_long_values), T(url_redact),
+    T(signature), T(manifest_and_log), T(upload_log_once), T(url_redact),
     T(post_error_hides_password))
