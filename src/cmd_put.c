@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "store/store.h"
 #include "base/util.h"
+#include "daemon/job.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,8 @@ put_usage(void)
 	    "[--resume STATEFILE] [--content-type TYPE]\n");
 }
 
-/* What the pipeline's outputs are; anything else is plain bytes. */
+/* The pipeline's outputs by name (job.h's table), then what other media
+ * and text files are; anything else is plain bytes. */
 static const char *
 put_content_type(const char *path)
 {
@@ -40,8 +42,12 @@ put_content_type(const char *path)
 		{ ".mka", "audio/x-matroska" }, { ".ogg", "audio/ogg" },
 		{ ".opus", "audio/ogg" }, { ".txt", "text/plain; charset=utf-8" },
 	};
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t i;
 
+	for (i = 0; i < JOB_NOUT; i++)
+		if (strcmp(base, job_outputs[i].file) == 0)
+			return job_outputs[i].content_type;
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (util_str_has_suffix(path, types[i].ext))
 			return types[i].type;

@@ -22,7 +22,7 @@ static void
 match(struct job *j, void *ctx)
 {
 	struct find *f = ctx;
-	enum job_state s = job_state(j);
+	enum job_state s = j->state;
 
 	if (s == JOB_FAILED)
 		f->failed++;
@@ -78,7 +78,7 @@ retry_main(int argc, char **argv)
 			    f.count ? "more than one" : "no", argv[1]);
 			goto out;
 		}
-		s = job_state(f.match);
+		s = f.match->state;
 		if (s != JOB_FAILED && s != JOB_QUARANTINED) {
 			fprintf(stderr, "error: job %s is %s, not failed\n",
 			    f.match->id, job_state_name(s));
@@ -93,9 +93,9 @@ retry_main(int argc, char **argv)
 	}
 	if (f.match != NULL)
 		printf("retry of %s queued (was %s%s%s)\n", f.match->id,
-		    job_state_name(job_state(f.match)),
-		    job_str(f.match, "error") ? ": " : "",
-		    job_str(f.match, "error") ? job_str(f.match, "error") : "");
+		    job_state_name(f.match->state),
+		    f.match->error ? ": " : "",
+		    f.match->error ? f.match->error : "");
 	else
 		printf("retry of %d failed jobs queued\n", f.failed);
 	if (!spool_locked_by_other(&sp))

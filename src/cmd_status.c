@@ -112,10 +112,8 @@ term_text(const char *in, size_t width, bool pad)
 /* A job's error text as status shows it: URLs without user:password (job
  * files written before webhook.c redacted them may still hold one). */
 static char *
-error_text(struct job *j, const char *key)
+error_text(const char *v)
 {
-	const char *v = job_str(j, key);
-
 	return util_url_redact(v != NULL ? v : "");
 }
 
@@ -124,7 +122,7 @@ by_created(const void *a, const void *b)
 {
 	const struct job *x = *(struct job *const *)a;
 	const struct job *y = *(struct job *const *)b;
-	const char *cx = job_str(x, "created_at"), *cy = job_str(y, "created_at");
+	const char *cx = x->created_at, *cy = y->created_at;
 
 	return strcmp(cx ? cx : "", cy ? cy : "");
 }
@@ -134,20 +132,24 @@ by_created(const void *a, const void *b)
 static json_t *
 progress(struct job *j)
 {
-	json_t *p = json_pack("{s:I, s:I}", "outputs_stored",
-	    (json_int_t)json_object_size(json_object_get(j->doc, "objects")),
-	    "outputs_total",
-	    (json_int_t)json_object_size(json_object_get(j->doc, "outputs")));
-	json_t *r;
-	const char *name;
+	json_int_t stored = 0, made = 0;
+	json_t *p;
+	int o;
 
-	json_object_foreach(json_object_get(j->doc, "store_resume"), name, r) {
+	for (o = 0; o < JOB_NOUT; o++) {
+		stored += j->objects[o].stored;
+		made += j->outputs[o].made;
+	}
+	p = json_pack("{s:I, s:I}", "outputs_stored", stored, "outputs_total",
+	    made);
+	for (o = 0; o < JOB_NOUT; o++) {
 		int64_t done, total;
 
-		if (store_progress(r, &done, &total) < 0)
+		if (j->store_resume[o] == NULL ||
+		    store_progress(j->store_resume[o], &done, &total) < 0)
 			continue;
 		json_object_set_new(p, "uploading", json_pack("{s:s, s:I, s:I}",
-		    "output", name, "parts_done", (json_int_t)done,
+		    "output", job_outputs[o].name, "parts_done", (json_int_t)done,
 		    "parts_total", (json_int_t)total));
 	}
 	return p;
@@ -157,7 +159,8 @@ progress(struct job *j)
 static json_t *
 summary(struct job *j)
 {
-	json_t *s = json_object(), *wh = json_object_get(j->doc, "webhook");
+	json_t *doc = job_to_json(j), *s = json_object();
+	json_t *wh = json_object_get(doc, "webhook");
 	static const char *const keys[] = { "id", "state", "resume_step",
 		"room_name", "session_id", "source", "discovered_by", "attempts",
 		"last_error", "error", "result", "quarantined", "no_audio",
@@ -167,7 +170,7 @@ summary(struct job *j)
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_t *v = json_object_get(j->doc, keys[i]);
+		json_t *v = json_object_get(doc, keys[i]);
 		if (v != NULL && !json_is_null(v))
 			json_object_set(s, keys[i], v);
 	}
@@ -176,13 +179,13 @@ summary(struct job *j)
 		char *e;
 		if (!json_is_string(json_object_get(s, k)))
 			continue;
-		e = error_text(j, k);
+		e = error_text(json_string_value(json_object_get(s, k)));
 		json_object_set_new(s, k, json_string(e));
 		free(e);
 	}
-	if (json_is_integer(json_object_get(j->doc, "next_attempt_at")))
+	if (j->next_attempt_at > 0)
 		json_object_set_new(s, "next_attempt_at", json_string(
-		    util_iso8601_ms(job_int(j, "next_attempt_at"), ts)));
+		    util_iso8601_ms(j->next_attempt_at, ts)));
 	json_object_set_new(s, "progress", progress(j));
 	if (wh != NULL) {
 		json_t *w = json_object();
@@ -195,26 +198,29 @@ summary(struct job *j)
 			json_object_set(w, "delivered_at", v);
 		json_object_set_new(s, "webhook", w);
 	}
+	json_decref(doc);
 	return s;
 }
 
 static void
 print_line(struct job *j)
 {
-	enum job_state st = job_state(j);
+	enum job_state st = j->state;
 	char info[400] = "", ts[UTIL_ISO_LEN];
 	char *id, *room, *session, *text, *last_error, *error;
-	const char *step = job_str(j, "resume_step") ? job_str(j,
-	    "resume_step") : "-";
-	json_t *wh = json_object_get(j->doc, "webhook");
+	const char *step = j->has_resume_step ?
+	    job_state_name(j->resume_step) : "-";
+	size_t nobj = 0;
+	int o;
 
-	last_error = error_text(j, "last_error");
-	error = error_text(j, "error");
-	if (st == JOB_FAILED && json_is_integer(json_object_get(j->doc,
-	    "next_attempt_at")))
+	for (o = 0; o < JOB_NOUT; o++)
+		nobj += j->objects[o].stored;
+	last_error = error_text(j->last_error);
+	error = error_text(j->error);
+	if (st == JOB_FAILED && j->next_attempt_at > 0)
 		snprintf(info, sizeof(info), "%s: retry %lld at %s: %.200s",
-		    step, (long long)job_int(j, "attempts"),
-		    util_iso8601_ms(job_int(j, "next_attempt_at"), ts),
+		    step, (long long)j->attempts,
+		    util_iso8601_ms(j->next_attempt_at, ts),
 		    last_error);
 	else if (st == JOB_FAILED)
 		snprintf(info, sizeof(info), "%s: %.250s (jibri-pipeline retry "
@@ -222,10 +228,9 @@ print_line(struct job *j)
 	else if (st == JOB_QUARANTINED)
 		snprintf(info, sizeof(info), "%.300s", error);
 	else if (st == JOB_DONE)
-		snprintf(info, sizeof(info), "%zu objects, webhook %s",
-		    json_object_size(json_object_get(j->doc, "objects")),
-		    json_is_integer(json_object_get(wh, "status")) ?
-		    "acknowledged" : "disabled");
+		snprintf(info, sizeof(info), "%zu objects, webhook %s", nobj,
+		    j->webhook.disabled || j->webhook.attempts == 0 ?
+		    "disabled" : "acknowledged");
 	else if (st == JOB_STORING) {
 		json_t *p = progress(j), *up = json_object_get(p, "uploading");
 		snprintf(info, sizeof(info), "%lld/%lld outputs stored%s%s%s",
@@ -243,10 +248,8 @@ print_line(struct job *j)
 		json_decref(p);
 	}
 	id = term_text(j->id, 12, true);
-	room = term_text(job_str(j, "room_name") ? job_str(j, "room_name") :
-	    "-", 24, true);
-	session = term_text(job_str(j, "session_id") ?
-	    job_str(j, "session_id") : "-", 8, true);
+	room = term_text(j->room_name ? j->room_name : "-", 24, true);
+	session = term_text(j->session_id ? j->session_id : "-", 8, true);
 	text = term_text(info, 0, false);
 	printf("%s  %-11s  %s  %s  %s\n", id, job_state_name(st), room,
 	    session, text);
@@ -288,7 +291,7 @@ status_main(int argc, char **argv)
 	pending = spool_pending_requests(&sp);
 	running = spool_locked_by_other(&sp);
 	for (i = 0; i < l.n; i++)
-		counts[job_state(l.v[i])]++;
+		counts[l.v[i]->state]++;
 
 	if (as_json) {
 		json_t *out = json_object(), *jobs = json_array(), *c = json_object();
@@ -321,7 +324,7 @@ status_main(int argc, char **argv)
 			    "ROOM", "SESSION", "INFO");
 		/* finished jobs pile up: show the unfinished, then the last 20 */
 		for (i = 0; i < l.n; i++) {
-			enum job_state s = job_state(l.v[i]);
+			enum job_state s = l.v[i]->state;
 			if (all || s != JOB_DONE || i + 20 >= l.n) {
 				print_line(l.v[i]);
 				shown++;

@@ -50,29 +50,27 @@ id_taken(struct intake *in, const char *id)
 static struct job *
 known_job(const struct jobtab *t, const char *rel, const struct pin *pin)
 {
-	struct pin p;
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
 		struct job *j = t->v[i];
-		const char *r = job_str(j, "rel");
+		const char *r = j->rel;
 
 		if (r == NULL || strcmp(r, rel) != 0)
 			continue;
-		if (pin_from_json(json_object_get(j->doc, "pin"), &p) < 0) {
+		if (!j->pinned) {
 			/* made before pins: by name, unless done and changed */
-			if (!j->running && job_state(j) == JOB_DONE &&
-			    json_object_get(j->doc, "source_size") != NULL &&
-			    (job_int(j, "source_size") != pin->size ||
-			    job_int(j, "source_mtime_ns") != pin->mtime_ns))
+			if (!j->running && j->state == JOB_DONE && j->probed &&
+			    (j->source_size != pin->size ||
+			    j->source_mtime_ns != pin->mtime_ns))
 				continue;
 			return j;
 		}
-		if (!pin_same_file(&p, pin))
+		if (!pin_same_file(&j->pin, pin))
 			continue;
-		if (!j->running && job_state(j) == JOB_DONE &&
-		    (job_int(j, "source_size") != pin->size ||
-		    job_int(j, "source_mtime_ns") != pin->mtime_ns))
+		if (!j->running && j->state == JOB_DONE &&
+		    (j->source_size != pin->size ||
+		    j->source_mtime_ns != pin->mtime_ns))
 			continue;
 		return j;
 	}
@@ -126,13 +124,14 @@ new_job(struct intake *in, const char *path, const char *rel,
 	job_id_for(rel, primary);
 	new_job_id(in, rel, pin, id);
 	j = job_new(id, path, rel, door);
-	job_set(j, "pin", pin_to_json(pin));
+	j->pin = *pin;
+	j->pinned = true;
 	if (strcmp(id, primary) != 0) {
 		/* another file at a path that had a recording: its own keys */
 		char suffix[9];
 		memcpy(suffix, id, 8);
 		suffix[8] = '\0';
-		job_set_str(j, "session_suffix", suffix);
+		job_set(&j->session_suffix, suffix);
 		log_info("another file at a known path: a new recording", "id", id,
 		    "source", path);
 	} else if (strcmp(j->dir, in->root) != 0 &&
@@ -143,12 +142,12 @@ new_job(struct intake *in, const char *path, const char *rel,
 		const char *dot = strrchr(base, '.');
 		char *stem = xstrndup(base, dot && dot != base ?
 		    (size_t)(dot - base) : strlen(base));
-		job_set_str(j, "session_suffix", stem);
+		job_set(&j->session_suffix, stem);
 		free(stem);
 	}
 	if (legacy_room != NULL && *legacy_room != '\0' &&
 	    valid_utf8_json(legacy_room))
-		job_set_str(j, "legacy_room", legacy_room);
+		job_set(&j->legacy_room, legacy_room);
 	return j;
 }
 
@@ -185,9 +184,9 @@ intake_file(struct intake *in, const char *path, const char *legacy_room,
 		/* A quarantined file that changed since (Jibri's ffmpeg was
 		 * still writing when the watcher's quiet time ran out) is a new
 		 * recording to look at; anything else is a duplicate. */
-		if (!j->running && job_state(j) == JOB_QUARANTINED &&
-		    (pin.size != job_int(j, "source_size") ||
-		    pin.mtime_ns != job_int(j, "source_mtime_ns"))) {
+		if (!j->running && j->state == JOB_QUARANTINED &&
+		    (pin.size != j->source_size ||
+		    pin.mtime_ns != j->source_mtime_ns)) {
 			j->running = true;
 			pthread_mutex_unlock(&in->tab->mu);
 			job_resume(j);
@@ -198,7 +197,7 @@ intake_file(struct intake *in, const char *path, const char *legacy_room,
 		}
 		log_debug("recording already known", "id", j->id, "door", door,
 		    "state", j->running ? "running" :
-		    job_state_name(job_state(j)));
+		    job_state_name(j->state));
 		pthread_mutex_unlock(&in->tab->mu);
 		return 0;
 	}
@@ -233,7 +232,7 @@ retry_job(struct intake *in, struct job *j, bool quiet)
 			log_info("retry: job is running", "id", j->id);
 		return;
 	}
-	s = job_state(j);
+	s = j->state;
 	if (s != JOB_FAILED && s != JOB_QUARANTINED) {
 		if (!quiet)
 			log_info("retry: job is not failed", "id", j->id, "state",
@@ -245,7 +244,7 @@ retry_job(struct intake *in, struct job *j, bool quiet)
 	job_resume(j);
 	save_claimed(in, j);
 	log_info("retry requested", "id", j->id, "step",
-	    job_state_name(job_state(j)));
+	    job_state_name(j->state));
 	pthread_mutex_lock(&in->tab->mu);
 }
 
@@ -259,7 +258,7 @@ retry_request(struct intake *in, const char *what)
 		/* positions are stable: a door only adds at the end */
 		for (i = 0; i < in->tab->n; i++)
 			if (!in->tab->v[i]->running &&
-			    job_state(in->tab->v[i]) == JOB_FAILED)
+			    in->tab->v[i]->state == JOB_FAILED)
 				retry_job(in, in->tab->v[i], true);
 	} else {
 		struct job *j = jobtab_find(in->tab, what);

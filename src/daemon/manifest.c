@@ -1,48 +1,56 @@
 /* manifest.c -- manifest.json: probe results, outputs' sha256 + size, Jibri's metadata without secrets. */
 #include "daemon/manifest.h"
-#include "base/jsonx.h"
 #include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+static void
+put_str(json_t *o, const char *key, const char *v)
+{
+	if (v != NULL)
+		json_object_set_new(o, key, json_string(v));
+}
+
 char *
-manifest_build(const json_t *job, int64_t now_ms)
+manifest_build(const struct job *j, int64_t now_ms)
 {
 	json_t *m = json_object(), *src = json_object(), *outs = json_object();
-	json_t *outputs, *o;
 	char ts[UTIL_ISO_LEN];
-	const char *k;
 	char *text, *with_nl;
+	int o;
 
-	jsonx_copy(m, "recording_id", job, "id");
-	jsonx_copy(m, "session_id", job, "session_id");
-	jsonx_copy(m, "room_name", job, "room_name");
-	jsonx_copy(m, "meeting_url", job, "meeting_url");
-	jsonx_copy(src, "path", job, "source");
-	jsonx_copy(src, "size", job, "source_size");
-	jsonx_copy(src, "mtime", job, "source_mtime");
-	jsonx_copy(src, "discovered_by", job, "discovered_by");
+	put_str(m, "recording_id", j->id);
+	put_str(m, "session_id", j->session_id);
+	put_str(m, "room_name", j->room_name);
+	put_str(m, "meeting_url", j->meeting_url);
+	put_str(src, "path", j->source);
+	if (j->probed) {
+		json_object_set_new(src, "size", json_integer(j->source_size));
+		json_object_set_new(src, "mtime", json_integer(j->source_mtime));
+	}
+	put_str(src, "discovered_by", j->discovered_by);
 	json_object_set_new(m, "source", src);
-	jsonx_copy(m, "probe", job, "probe");
-	json_object_set_new(m, "no_audio",
-	    json_boolean(json_is_true(json_object_get(job, "no_audio"))));
-	outputs = json_object_get(job, "outputs");
-	json_object_foreach(outputs, k, o) {
+	if (j->probe != NULL)
+		json_object_set_new(m, "probe", json_deep_copy(j->probe));
+	json_object_set_new(m, "no_audio", json_boolean(j->no_audio));
+	for (o = 0; o < JOB_NOUT; o++) {
+		const struct job_file *f = &j->outputs[o];
 		json_t *e;
-		if (strcmp(k, "manifest") == 0)
+		if (o == JOB_OUT_MANIFEST || !f->made)
 			continue;
 		e = json_object();
-		jsonx_copy(e, "key", o, "key");
-		jsonx_copy(e, "file", o, "file");
-		jsonx_copy(e, "size", o, "size");
-		jsonx_copy(e, "sha256", o, "sha256");
-		jsonx_copy(e, "content_type", o, "content_type");
-		json_object_set_new(outs, k, e);
+		put_str(e, "key", f->key);
+		put_str(e, "file", f->file);
+		json_object_set_new(e, "size", json_integer(f->size));
+		put_str(e, "sha256", f->sha256);
+		put_str(e, "content_type", f->content_type);
+		json_object_set_new(outs, job_outputs[o].name, e);
 	}
 	json_object_set_new(m, "outputs", outs);
-	jsonx_copy(m, "metadata", job, "metadata");
-	jsonx_copy(m, "metadata_error", job, "metadata_error");
+	if (j->metadata != NULL)
+		json_object_set_new(m, "metadata", json_deep_copy(j->metadata));
+	put_str(m, "metadata_error", j->metadata_error);
 	json_object_set_new(m, "created_at",
 	    json_string(util_iso8601_ms(now_ms, ts)));
 	json_object_set_new(m, "generator",

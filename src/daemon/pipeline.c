@@ -28,21 +28,6 @@ enum step_result {
 	STEP_STOP,      /* waiting (retry later), failed for good, or final */
 };
 
-/* One output of the pipeline: its name in the job, the file in the work
- * directory, its object name and content type. */
-struct output {
-	const char *name;
-	unsigned bit;
-	const char *file;
-	const char *content_type;
-};
-
-static const struct output outputs[] = {
-	{ "video", OUT_MP4, "recording.mp4", "video/mp4" },
-	{ "audio", OUT_AUDIO, "audio.m4a", "audio/mp4" },
-	{ "manifest", OUT_MANIFEST, "manifest.json", "application/json" },
-};
-
 static void
 save(struct pipeline_ctx *ctx, struct job *j)
 {
@@ -56,7 +41,7 @@ save(struct pipeline_ctx *ctx, struct job *j)
 static int64_t
 retry_delay(struct pipeline_ctx *ctx, struct job *j)
 {
-	return util_backoff_ms(job_int(j, "attempts") + 1,
+	return util_backoff_ms(j->attempts + 1,
 	    ctx->cfg->retry_max_delay * 1000);
 }
 
@@ -70,8 +55,8 @@ retry_later(struct pipeline_ctx *ctx, struct job *j, const char *reason)
 	job_fail(j, reason, d);
 	save(ctx, j);
 	log_warn("step failed, will retry", "id", j->id, "step",
-	    job_str(j, "resume_step"), "attempt",
-	    log_i64(attempt, job_int(j, "attempts")), "retry_in_ms",
+	    job_state_name(j->resume_step), "attempt",
+	    log_i64(attempt, j->attempts), "retry_in_ms",
 	    log_i64(delay, d), "error", reason);
 	return STEP_STOP;
 }
@@ -83,7 +68,7 @@ fail_for_good(struct pipeline_ctx *ctx, struct job *j, const char *reason)
 	job_fail(j, reason, -1);
 	save(ctx, j);
 	log_error("job failed; fix the cause, then: jibri-pipeline retry ID",
-	    "id", j->id, "step", job_str(j, "resume_step"), "error", reason);
+	    "id", j->id, "step", job_state_name(j->resume_step), "error", reason);
 	return STEP_STOP;
 }
 
@@ -94,23 +79,23 @@ quarantine(struct pipeline_ctx *ctx, struct job *j, const char *reason)
 {
 	char work[PATH_MAX];
 
-	job_set_bool(j, "quarantined", true);
-	job_set_str(j, "result", "failed");
-	job_set_str(j, "error", reason);
-	job_set_int(j, "attempts", 0);
+	j->quarantined = true;
+	job_set(&j->result, "failed");
+	job_set(&j->error, reason);
+	j->attempts = 0;
 	job_set_state(j, JOB_NOTIFYING);
 	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
 		fs_remove_tree(work);
 	save(ctx, j);
 	log_warn("recording quarantined: kept in place, not uploaded", "id",
-	    j->id, "source", job_str(j, "source"), "reason", reason);
+	    j->id, "source", j->source, "reason", reason);
 	return STEP_NEXT;
 }
 
 static enum step_result
 advance(struct pipeline_ctx *ctx, struct job *j, enum job_state next)
 {
-	job_set_int(j, "attempts", 0);
+	j->attempts = 0;
 	job_set_state(j, next);
 	save(ctx, j);
 	return STEP_NEXT;
@@ -121,7 +106,7 @@ advance(struct pipeline_ctx *ctx, struct job *j, enum job_state next)
 static int
 job_root(const struct job *j, char *buf, size_t size)
 {
-	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	const char *src = j->source, *rel = j->rel;
 	size_t ns, nr;
 
 	if (src == NULL || rel == NULL)
@@ -146,19 +131,18 @@ static int
 check_source(struct job *j, int *dirfd, int *fd, char *err, size_t errlen)
 {
 	char root[PATH_MAX];
-	struct pin pin;
 
 	if (job_root(j, root, sizeof(root)) < 0) {
 		util_snprintf(err, errlen, "job has no usable source path");
 		errno = EINVAL;
 		return -1;
 	}
-	if (pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
-		if (pin_take(root, job_str(j, "rel"), &pin, err, errlen) < 0)
+	if (!j->pinned) {
+		if (pin_take(root, j->rel, &j->pin, err, errlen) < 0)
 			return -1;
-		job_set(j, "pin", pin_to_json(&pin));
+		j->pinned = true;
 	}
-	return pin_check(root, job_str(j, "rel"), &pin, dirfd, fd, err, errlen);
+	return pin_check(root, j->rel, &j->pin, dirfd, fd, err, errlen);
 }
 
 /* The source cannot be used: gone or replaced is for an operator to look
@@ -186,30 +170,30 @@ step_queued(struct pipeline_ctx *ctx, struct job *j)
 	if (check_source(j, &dirfd, NULL, err, sizeof(err)) < 0)
 		return source_problem(ctx, j, err);
 	/* a file directly in RECORDINGS_DIR has no session directory */
-	session_load(job_str(j, "source"), strchr(job_str(j, "rel"), '/') ?
-	    dirfd : -1, job_str(j, "legacy_room"), &info);
+	session_load(j->source, strchr(j->rel, '/') ?
+	    dirfd : -1, j->legacy_room, &info);
 	close(dirfd);
-	job_set_str(j, "session_dir", info.session_dir);
-	if (job_str(j, "session_suffix") != NULL) {
+	job_set(&j->session_dir, info.session_dir);
+	if (j->session_suffix != NULL) {
 		char *sid = xasprintf("%s-%s", info.session_id,
-		    job_str(j, "session_suffix"));
-		job_set_str(j, "session_id", sid);
+		    j->session_suffix);
+		job_set(&j->session_id, sid);
 		free(sid);
 	} else {
-		job_set_str(j, "session_id", info.session_id);
+		job_set(&j->session_id, info.session_id);
 	}
-	job_set_str(j, "room_name", info.room_name);
-	job_set_str(j, "room_source", info.room_source);
-	job_set_str(j, "meeting_url", info.meeting_url);
+	job_set(&j->room_name, info.room_name);
+	job_set(&j->room_source, info.room_source);
+	job_set(&j->meeting_url, info.meeting_url);
 	if (info.metadata != NULL)
-		job_set(j, "metadata", json_incref(info.metadata));
+		job_set_doc(&j->metadata, json_incref(info.metadata));
 	if (info.metadata_error != NULL) {
-		job_set_str(j, "metadata_error", info.metadata_error);
+		job_set(&j->metadata_error, info.metadata_error);
 		log_warn("metadata.json not used", "id", j->id, "error",
 		    info.metadata_error);
 	}
 	log_info("recording queued", "id", j->id, "room", info.room_name,
-	    "session", info.session_id, "source", job_str(j, "source"));
+	    "session", info.session_id, "source", j->source);
 	session_info_free(&info);
 	return advance(ctx, j, JOB_PROBING);
 }
@@ -217,7 +201,7 @@ step_queued(struct pipeline_ctx *ctx, struct job *j)
 static enum step_result
 step_probe(struct pipeline_ctx *ctx, struct job *j)
 {
-	const char *src = job_str(j, "source");
+	const char *src = j->source;
 	struct probe_result pr;
 	struct stat st;
 	char err[700], dur[32];
@@ -231,18 +215,19 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 		close(fd);
 		return retry_later(ctx, j, err);
 	}
-	job_set_int(j, "source_size", (int64_t)st.st_size);
-	job_set_int(j, "source_mtime", (int64_t)st.st_mtim.tv_sec);
-	job_set_int(j, "source_mtime_ns", (int64_t)st.st_mtim.tv_sec *
-	    1000000000 + st.st_mtim.tv_nsec);
+	j->probed = true;
+	j->source_size = (int64_t)st.st_size;
+	j->source_mtime = (int64_t)st.st_mtim.tv_sec;
+	j->source_mtime_ns = (int64_t)st.st_mtim.tv_sec *
+	    1000000000 + st.st_mtim.tv_nsec;
 	rc = probe_fd(fd, src, &pr, err, sizeof(err));
 	close(fd);
 	if (rc == PROBE_BAD_MEDIA)
 		return quarantine(ctx, j, err);
 	if (rc != PROBE_OK)
 		return retry_later(ctx, j, err);
-	job_set(j, "probe", probe_to_json(&pr));
-	job_set_bool(j, "no_audio", !pr.has_audio);
+	job_set_doc(&j->probe, probe_to_json(&pr));
+	j->no_audio = !pr.has_audio;
 	util_snprintf(dur, sizeof(dur), "%.3f", pr.duration);
 	log_info("probed", "id", j->id, "duration", dur, "format", pr.format,
 	    "audio", pr.has_audio ? "yes" : "no");
@@ -253,10 +238,10 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 static char *
 object_key(struct job *j, const char *file)
 {
-	char *room = session_key_component(job_str(j, "room_name") ?
-	    job_str(j, "room_name") : "unknown");
-	char *sess = session_key_component(job_str(j, "session_id") ?
-	    job_str(j, "session_id") : j->id);
+	char *room = session_key_component(j->room_name ?
+	    j->room_name : "unknown");
+	char *sess = session_key_component(j->session_id ?
+	    j->session_id : j->id);
 	char *key = xasprintf("%s/%s/%s", room, sess, file);
 
 	free(room);
@@ -264,28 +249,31 @@ object_key(struct job *j, const char *file)
 	return key;
 }
 
-/* Hash and record one output file; 0 or -1 with errno. */
+/* Hash and record output o, the file named file in the work directory;
+ * 0 or -1 with errno. */
 static int
 record_output(struct pipeline_ctx *ctx, struct job *j, const char *work,
-    const struct output *o, const char *file, const char *content_type)
+    enum job_out o, const char *file, const char *content_type)
 {
 	char path[PATH_MAX], hex[HASH_HEX_LEN];
+	struct job_file *f = &j->outputs[o];
 	uint64_t size;
-	json_t *e;
-	char *key, *full;
+	char *key;
 
 	util_snprintf(path, sizeof(path), "%s/%s", work, file);
 	if (fs_fsync(path) < 0 || hash_sha256_file(path, hex, &size) < 0)
 		return -1;
 	key = object_key(j, file);
-	full = store_full_key(ctx->cfg, key);
+	f->made = true;
+	job_set(&f->file, file);
 	/* store_key: what store_put is given; key: the object's full name */
-	e = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "file", file,
-	    "store_key", key, "key", full, "size", (json_int_t)size, "sha256",
-	    hex, "content_type", content_type);
-	free(key);
-	free(full);
-	json_object_set_new(job_obj(j, "outputs"), o->name, e);
+	free(f->store_key);
+	f->store_key = key;
+	free(f->key);
+	f->key = store_full_key(ctx->cfg, key);
+	job_set(&f->content_type, content_type);
+	f->size = (int64_t)size;
+	util_strlcpy(f->sha256, hex, sizeof(f->sha256));
 	return 0;
 }
 
@@ -338,7 +326,7 @@ static int
 verify_outputs(struct job *j, const char *video, const char *audio,
     char *err, size_t errlen)
 {
-	const json_t *src = json_object_get(j->doc, "probe");
+	const json_t *src = j->probe;
 
 	if (video != NULL && verify_one(src, video, NULL, err, errlen) < 0)
 		return -1;
@@ -354,6 +342,8 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 	char msg[700];
 	struct remux_result res;
 	unsigned want = ctx->cfg->outputs;
+	bool want_video = want & job_outputs[JOB_OUT_VIDEO].bit;
+	bool want_audio = want & job_outputs[JOB_OUT_AUDIO].bit;
 	char *manifest;
 	int rc;
 
@@ -366,19 +356,21 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 		    work, strerror(errno));
 		return retry_later(ctx, j, msg);
 	}
-	json_object_del(j->doc, "outputs");
-	util_snprintf(video, sizeof(video), "%s/recording.mp4", work);
-	util_snprintf(audio, sizeof(audio), "%s/audio.m4a", work);
+	job_clear_outputs(j);
+	util_snprintf(video, sizeof(video), "%s/%s", work,
+	    job_outputs[JOB_OUT_VIDEO].file);
+	util_snprintf(audio, sizeof(audio), "%s/%s", work,
+	    job_outputs[JOB_OUT_AUDIO].file);
 	memset(&res, 0, sizeof(res));
-	if (want & (OUT_MP4 | OUT_AUDIO)) {
+	if (want_video || want_audio) {
 		int fd;
 		if (check_source(j, NULL, &fd, err, sizeof(err)) < 0) {
 			fs_remove_tree(work);
 			return source_problem(ctx, j, err);
 		}
-		rc = remux_fd(fd, job_str(j, "source"),
-		    (want & OUT_MP4) ? video : NULL,
-		    (want & OUT_AUDIO) ? audio : NULL, &res, err, sizeof(err));
+		rc = remux_fd(fd, j->source,
+		    want_video ? video : NULL, want_audio ? audio : NULL, &res,
+		    err, sizeof(err));
 		close(fd);
 		if (rc == REMUX_BAD_MEDIA)
 			return quarantine(ctx, j, err);
@@ -390,34 +382,37 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 			return retry_later(ctx, j, msg);
 		}
 		if (res.no_audio)
-			job_set_bool(j, "no_audio", true);
-		if (verify_outputs(j, (want & OUT_MP4) ? video : NULL,
+			j->no_audio = true;
+		if (verify_outputs(j, want_video ? video : NULL,
 		    res.audio_path[0] ? res.audio_path : NULL, err,
 		    sizeof(err)) < 0) {
 			fs_remove_tree(work);
 			return fail_for_good(ctx, j, err);
 		}
 	}
-	if ((want & OUT_MP4) &&
-	    record_output(ctx, j, work, &outputs[0], "recording.mp4",
-	    "video/mp4") < 0)
+	if (want_video &&
+	    record_output(ctx, j, work, JOB_OUT_VIDEO, job_outputs[JOB_OUT_VIDEO].file,
+	    job_outputs[JOB_OUT_VIDEO].content_type) < 0)
 		goto io_fail;
-	if ((want & OUT_AUDIO) && !res.no_audio && res.audio_path[0] != '\0') {
+	if (want_audio && !res.no_audio && res.audio_path[0] != '\0') {
 		const char *base = strrchr(res.audio_path, '/') + 1;
 		const char *ctype = strcmp(res.audio_ext, "m4a") == 0 ?
-		    "audio/mp4" : strcmp(res.audio_ext, "mka") == 0 ?
-		    "audio/x-matroska" : "application/octet-stream";
-		if (record_output(ctx, j, work, &outputs[1], base, ctype) < 0)
+		    job_outputs[JOB_OUT_AUDIO].content_type :
+		    strcmp(res.audio_ext, "mka") == 0 ? "audio/x-matroska" :
+		    "application/octet-stream";
+		if (record_output(ctx, j, work, JOB_OUT_AUDIO, base, ctype) < 0)
 			goto io_fail;
 	}
-	if (want & OUT_MANIFEST) {
+	if (want & job_outputs[JOB_OUT_MANIFEST].bit) {
 		char mpath[PATH_MAX];
-		manifest = manifest_build(j->doc, util_now_ms());
-		util_snprintf(mpath, sizeof(mpath), "%s/manifest.json", work);
+		manifest = manifest_build(j, util_now_ms());
+		util_snprintf(mpath, sizeof(mpath), "%s/%s", work,
+		    job_outputs[JOB_OUT_MANIFEST].file);
 		rc = fs_write_atomic(mpath, manifest, strlen(manifest), 0640, true);
 		free(manifest);
-		if (rc < 0 || record_output(ctx, j, work, &outputs[2], "manifest.json",
-		    "application/json") < 0)
+		if (rc < 0 || record_output(ctx, j, work, JOB_OUT_MANIFEST,
+		    job_outputs[JOB_OUT_MANIFEST].file,
+		    job_outputs[JOB_OUT_MANIFEST].content_type) < 0)
 			goto io_fail;
 	}
 	if (fs_fsync(work) < 0)
@@ -429,7 +424,7 @@ io_fail:
 	util_snprintf(msg, sizeof(msg), "writing outputs in %s: %s", work,
 	    strerror(errno));
 	fs_remove_tree(work);
-	json_object_del(j->doc, "outputs");
+	job_clear_outputs(j);
 	return retry_later(ctx, j, msg);
 }
 
@@ -446,43 +441,84 @@ checkpoint(void *p)
 	save(c->ctx, c->j);
 }
 
+/* Whether output o is stored and verified with what was made (a restart
+ * after its upload). */
+static bool
+stored(const struct job *j, enum job_out o)
+{
+	return j->objects[o].stored &&
+	    strcmp(j->objects[o].sha256, j->outputs[o].sha256) == 0;
+}
+
 /* Whether every output not yet stored is in the work directory with the
  * size recorded when it was made. */
 static bool
-outputs_present(struct job *j, const char *work)
+outputs_present(const struct job *j, const char *work)
 {
-	json_t *objects = json_object_get(j->doc, "objects"), *o;
 	char path[PATH_MAX];
-	const char *name;
 	struct stat st;
+	int o;
 
-	json_object_foreach(json_object_get(j->doc, "outputs"), name, o) {
-		if (json_object_get(objects, name) != NULL)
+	for (o = 0; o < JOB_NOUT; o++) {
+		if (!j->outputs[o].made || stored(j, (enum job_out)o))
 			continue;
 		if (util_snprintf(path, sizeof(path), "%s/%s", work,
-		    json_string_value(json_object_get(o, "file"))) < 0 ||
-		    stat(path, &st) < 0 || (json_int_t)st.st_size !=
-		    json_integer_value(json_object_get(o, "size")))
+		    j->outputs[o].file) < 0 || stat(path, &st) < 0 ||
+		    (int64_t)st.st_size != j->outputs[o].size)
 			return false;
 	}
 	return true;
 }
 
+/* Store output o; STORE_OK, or another STORE_* with a reason. */
+static int
+store_output(struct pipeline_ctx *ctx, struct job *j, struct store *st,
+    const char *work, enum job_out o, char *err, size_t errlen)
+{
+	struct checkpoint_ctx cp = { ctx, j };
+	struct job_file *f = &j->outputs[o];
+	struct job_object *ob = &j->objects[o];
+	struct store_object obj;
+	struct store_put put;
+	char path[PATH_MAX], size[24];
+	int rc;
+
+	util_snprintf(path, sizeof(path), "%s/%s", work, f->file);
+	if (j->store_resume[o] == NULL)
+		j->store_resume[o] = json_object();
+	memset(&put, 0, sizeof(put));
+	put.key = f->store_key;
+	put.path = path;
+	put.content_type = f->content_type;
+	put.sha256 = f->sha256;
+	put.resume = j->store_resume[o];
+	put.checkpoint = checkpoint;
+	put.ctx = &cp;
+	put.cancel = ctx->stopping;
+	rc = store_put(st, &put, &obj, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
+	ob->stored = true;
+	job_set(&ob->key, f->key);
+	job_set(&ob->url, obj.url);
+	job_set(&ob->etag, obj.etag);
+	ob->size = (int64_t)obj.size;
+	util_strlcpy(ob->sha256, f->sha256, sizeof(ob->sha256));
+	job_set_doc(&j->store_resume[o], NULL);
+	save(ctx, j);
+	log_info("stored", "id", j->id, "object", obj.url, "size",
+	    log_i64(size, (long long)obj.size));
+	return STORE_OK;
+}
+
 static enum step_result
 step_store(struct pipeline_ctx *ctx, struct job *j)
 {
-	char work[PATH_MAX], path[PATH_MAX], err[1024];
-	struct checkpoint_ctx cp = { ctx, j };
-	struct store_object obj;
-	struct store_put put;
-	json_t *outs, *o, *objects, *resumes, *resume;
+	char work[PATH_MAX], err[1024];
 	struct store *st;
-	const char *name;
-	char size[24];
-	int rc;
+	int o, rc;
 
 	util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id);
-	outs = json_object_get(j->doc, "outputs");
 	if (!outputs_present(j, work)) {
 		/* the work files are gone (STATE_DIR restored, tmpfs after a
 		 * reboot): make them again rather than wait for them forever */
@@ -493,40 +529,15 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 	st = store_open_config(ctx->cfg, err, sizeof(err));
 	if (st == NULL)
 		return fail_for_good(ctx, j, err);
-	objects = job_obj(j, "objects");
-	resumes = job_obj(j, "store_resume");
-	json_object_foreach(outs, name, o) {
-		const char *sha = json_string_value(json_object_get(o, "sha256"));
-		json_t *done = json_object_get(objects, name);
-
-		if (done != NULL && sha != NULL && json_string_value(
-		    json_object_get(done, "sha256")) != NULL && strcmp(sha,
-		    json_string_value(json_object_get(done, "sha256"))) == 0)
+	for (o = 0; o < JOB_NOUT; o++) {
+		if (!j->outputs[o].made || stored(j, (enum job_out)o))
 			continue;       /* stored and verified before a restart */
 		if (atomic_load(ctx->stopping)) {
 			store_close(st);
 			return STEP_STOP;
 		}
-		util_snprintf(path, sizeof(path), "%s/%s", work,
-		    json_string_value(json_object_get(o, "file")));
-		resume = json_object_get(resumes, name);
-		if (!json_is_object(resume)) {
-			resume = json_object();
-			json_object_set_new(resumes, name, resume);
-		}
-		memset(&put, 0, sizeof(put));
-		put.key = json_string_value(json_object_get(o, "store_key"));
-		if (put.key == NULL)    /* a job made before store_key existed */
-			put.key = json_string_value(json_object_get(o, "key"));
-		put.path = path;
-		put.content_type = json_string_value(json_object_get(o,
-		    "content_type"));
-		put.sha256 = sha;
-		put.resume = resume;
-		put.checkpoint = checkpoint;
-		put.ctx = &cp;
-		put.cancel = ctx->stopping;
-		rc = store_put(st, &put, &obj, err, sizeof(err));
+		rc = store_output(ctx, j, st, work, (enum job_out)o, err,
+		    sizeof(err));
 		if (rc == STORE_RETRY) {
 			store_close(st);
 			return retry_later(ctx, j, err);
@@ -535,65 +546,49 @@ step_store(struct pipeline_ctx *ctx, struct job *j)
 			store_close(st);
 			return fail_for_good(ctx, j, err);
 		}
-		json_object_set_new(objects, name, json_pack("{s:s, s:s, s:I, s:s, "
-		    "s:s}", "key", json_string_value(json_object_get(o, "key")),
-		    "url", obj.url, "size",
-		    (json_int_t)obj.size, "sha256", sha ? sha : "", "etag",
-		    obj.etag));
-		json_object_del(resumes, name);
-		save(ctx, j);
-		log_info("stored", "id", j->id, "object", obj.url, "size",
-		    log_i64(size, (long long)obj.size));
 	}
 	store_close(st);
-	json_object_del(j->doc, "store_resume");
 	return advance(ctx, j, JOB_NOTIFYING);
 }
 
 static enum step_result
 step_notify(struct pipeline_ctx *ctx, struct job *j)
 {
-	json_t *wh = job_obj(j, "webhook");
-	const char *body;
+	struct job_webhook *wh = &j->webhook;
 	int64_t now = util_now_ms(), first, retry_after, attempts, delay;
 	char err[700], code[24], msg[800], key[64];
 	long status;
 	int rc;
 
-	if (!json_is_string(json_object_get(j->doc, "result")))
-		job_set_str(j, "result", "completed");
+	if (j->result == NULL)
+		job_set(&j->result, "completed");
 	if (ctx->cfg->webhook_url == NULL) {
-		json_object_set_new(wh, "status", json_string("disabled"));
+		wh->disabled = true;
 		return advance(ctx, j, JOB_FINISHING);
 	}
-	if (!json_is_string(json_object_get(wh, "body"))) {
+	if (wh->body == NULL) {
 		/* built once: every retry carries the same bytes and signature */
-		char *b = webhook_body(j->doc, now);
-		json_object_set_new(wh, "body", json_string(b));
-		json_object_set_new(wh, "first_attempt_at", json_integer(now));
-		free(b);
+		wh->body = webhook_body(j, now);
+		wh->first_attempt_at = now;
 		save(ctx, j);
 	}
-	if (!json_is_integer(json_object_get(wh, "first_attempt_at")))
-		json_object_set_new(wh, "first_attempt_at", json_integer(now));
-	body = json_string_value(json_object_get(wh, "body"));
-	attempts = (int64_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
-	json_object_set_new(wh, "attempts", json_integer(attempts));
-	if (job_int(j, "generation") > 1)
+	if (wh->first_attempt_at == 0)
+		wh->first_attempt_at = now;
+	attempts = ++wh->attempts;
+	if (j->generation > 1)
 		snprintf(key, sizeof(key), "%s.%lld", j->id,
-		    (long long)job_int(j, "generation"));
+		    (long long)j->generation);
 	else
 		snprintf(key, sizeof(key), "%s", j->id);
 	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, key,
-	    body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
+	    wh->body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
 	    sizeof(err));
-	json_object_set_new(wh, "status", json_integer(status));
+	wh->status = status;
 	if (rc == WEBHOOK_OK) {
 		char ts[UTIL_ISO_LEN];
-		json_object_set_new(wh, "delivered_at",
-		    json_string(util_iso8601_ms(util_now_ms(), ts)));
+		job_set(&wh->delivered_at, util_iso8601_ms(util_now_ms(), ts));
 		log_info("webhook delivered", "id", j->id, "status",
-		    log_i64(code, status), "result", job_str(j, "result"));
+		    log_i64(code, status), "result", j->result);
 		return advance(ctx, j, JOB_FINISHING);
 	}
 	if (rc == WEBHOOK_FATAL) {
@@ -601,8 +596,7 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 		    "then retry)", err);
 		return fail_for_good(ctx, j, msg);
 	}
-	first = (int64_t)json_integer_value(json_object_get(wh,
-	    "first_attempt_at"));
+	first = wh->first_attempt_at;
 	if (now - first > ctx->cfg->webhook_retry_for * 1000) {
 		util_snprintf(msg, sizeof(msg), "%s (gave up after WEBHOOK_RETRY_FOR)",
 		    err);
@@ -622,18 +616,10 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 /* Whether the job holds a verified video object: what makes deleting
  * the source safe (OUTPUTS without mp4 never stores one). */
 static bool
-video_stored(struct job *j)
+video_stored(const struct job *j)
 {
-	json_t *out = json_object_get(json_object_get(j->doc, "outputs"),
-	    "video");
-	json_t *obj = json_object_get(json_object_get(j->doc, "objects"),
-	    "video");
-	const char *want = json_string_value(json_object_get(out, "sha256"));
-	const char *have = json_string_value(json_object_get(obj, "sha256"));
-
-	return want != NULL && have != NULL && strcmp(want, have) == 0 &&
-	    json_integer_value(json_object_get(out, "size")) ==
-	    json_integer_value(json_object_get(obj, "size"));
+	return j->outputs[JOB_OUT_VIDEO].made && stored(j, JOB_OUT_VIDEO) &&
+	    j->objects[JOB_OUT_VIDEO].size == j->outputs[JOB_OUT_VIDEO].size;
 }
 
 /* Remove the session directory dirfd (rel's directory) when nothing but
@@ -683,28 +669,26 @@ remove_session_dir(const char *root, const char *rel, int dirfd,
 int
 pipeline_delete_source(struct job *j)
 {
-	const char *src = job_str(j, "source"), *rel = job_str(j, "rel");
+	const char *src = j->source, *rel = j->rel;
 	char root[PATH_MAX], err[700], ts[UTIL_ISO_LEN];
 	const char *base;
 	struct stat st;
-	struct pin pin;
 	int dirfd;
 
-	if (job_bool(j, "quarantined") || job_str(j, "result") == NULL ||
-	    strcmp(job_str(j, "result"), "completed") != 0 ||
-	    json_object_get(j->doc, "source_deleted_at") != NULL)
+	if (j->quarantined || j->result == NULL ||
+	    strcmp(j->result, "completed") != 0 ||
+	    j->source_deleted_at != NULL)
 		return 0;
 	if (!video_stored(j)) {
 		log_warn("no verified video object: source kept (OUTPUTS has no "
 		    "mp4?)", "id", j->id, "source", src);
 		return 0;
 	}
-	if (job_root(j, root, sizeof(root)) < 0 ||
-	    pin_from_json(json_object_get(j->doc, "pin"), &pin) < 0) {
+	if (job_root(j, root, sizeof(root)) < 0 || !j->pinned) {
 		log_warn("source not pinned: kept", "id", j->id, "source", src);
 		return 0;
 	}
-	if (pin_check(root, rel, &pin, &dirfd, NULL, err, sizeof(err)) < 0) {
+	if (pin_check(root, rel, &j->pin, &dirfd, NULL, err, sizeof(err)) < 0) {
 		if (errno != ENOENT) {
 			log_warn("source kept", "id", j->id, "error", err);
 			return 0;
@@ -713,7 +697,7 @@ pipeline_delete_source(struct job *j)
 	} else {
 		base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 		if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (int64_t)st.st_size != job_int(j, "source_size")) {
+		    (int64_t)st.st_size != j->source_size) {
 			log_warn("source changed since it was stored: kept", "id",
 			    j->id, "source", src);
 			close(dirfd);
@@ -727,10 +711,10 @@ pipeline_delete_source(struct job *j)
 			close(dirfd);
 			return -1;
 		}
-		remove_session_dir(root, rel, dirfd, &pin);
+		remove_session_dir(root, rel, dirfd, &j->pin);
 		close(dirfd);
 	}
-	job_set_str(j, "source_deleted_at", util_iso8601_ms(util_now_ms(), ts));
+	job_set(&j->source_deleted_at, util_iso8601_ms(util_now_ms(), ts));
 	log_info("source deleted after verified upload", "id", j->id, "source",
 	    src);
 	return 1;
@@ -742,19 +726,19 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 	char logpath[PATH_MAX], work[PATH_MAX], ts[UTIL_ISO_LEN];
 	json_t *entry;
 	int64_t off;
-	bool quarantined = job_bool(j, "quarantined");
+	bool quarantined = j->quarantined;
 
 	util_snprintf(logpath, sizeof(logpath), "%s/uploads.log", ctx->sp->dir);
-	if (!job_bool(j, "logged")) {
-		json_t *prev = json_object_get(j->doc, "log_offset");
-		if (!(json_is_integer(prev) && uploadlog_has(logpath,
-		    (int64_t)json_integer_value(prev), j->id))) {
+	if (!j->logged) {
+		if (!(j->has_log_offset && uploadlog_has(logpath, j->log_offset,
+		    j->id))) {
 			off = uploadlog_size(logpath);
 			if (off < 0)
 				return retry_later(ctx, j, "cannot read uploads.log");
-			job_set_int(j, "log_offset", off);
+			j->has_log_offset = true;
+			j->log_offset = off;
 			save(ctx, j);
-			entry = uploadlog_entry(j->doc, util_now_ms());
+			entry = uploadlog_entry(j, util_now_ms());
 			if (uploadlog_append(logpath, entry) < 0) {
 				char msg[600];
 				json_decref(entry);
@@ -764,19 +748,19 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 			}
 			json_decref(entry);
 		}
-		job_set_bool(j, "logged", true);
+		j->logged = true;
 		save(ctx, j);
 	}
 	if (!quarantined && ctx->cfg->keep_local == KEEP_DELETE)
 		pipeline_delete_source(j);
 	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
 		fs_remove_tree(work);
-	job_set_str(j, "finished_at", util_iso8601_ms(util_now_ms(), ts));
-	job_set_int(j, "finished_at_ms", util_now_ms());
+	job_set(&j->finished_at, util_iso8601_ms(util_now_ms(), ts));
+	j->finished_at_ms = util_now_ms();
 	advance(ctx, j, quarantined ? JOB_QUARANTINED : JOB_DONE);
 	log_info(quarantined ? "recording quarantined and reported" :
-	    "recording done", "id", j->id, "room", job_str(j, "room_name"),
-	    "session", job_str(j, "session_id"));
+	    "recording done", "id", j->id, "room", j->room_name,
+	    "session", j->session_id);
 	return STEP_STOP;
 }
 
@@ -786,7 +770,7 @@ pipeline_run(struct pipeline_ctx *ctx, struct job *j)
 	enum step_result r = STEP_NEXT;
 
 	while (r == STEP_NEXT && !atomic_load(ctx->stopping)) {
-		switch (job_state(j)) {
+		switch (j->state) {
 		case JOB_QUEUED: r = step_queued(ctx, j); break;
 		case JOB_PROBING: r = step_probe(ctx, j); break;
 		case JOB_REMUXING: r = step_remux(ctx, j); break;

@@ -120,12 +120,15 @@ spool_locked_by_other(const struct spool *sp)
 int
 spool_save(const struct spool *sp, const struct job *j)
 {
+	json_t *doc;
 	char path[PATH_MAX];
 	char *text;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s.json", sp->jobs, j->id);
-	text = json_dumps(j->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	doc = job_to_json(j);
+	text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(doc);
 	if (text == NULL) {
 		errno = ENOMEM;
 		return -1;
@@ -167,7 +170,8 @@ load_path(const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "%s (line %d)", jerr.text, jerr.line);
 		return NULL;
 	}
-	j = job_from_doc(doc);
+	j = job_from_json(doc);
+	json_decref(doc);
 	if (j == NULL)
 		snprintf(why, whylen, "not a job document");
 	return j;

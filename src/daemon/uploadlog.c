@@ -95,33 +95,45 @@ uploadlog_has(const char *path, int64_t offset, const char *id)
 }
 
 json_t *
-uploadlog_entry(const json_t *job, int64_t now_ms)
+uploadlog_entry(const struct job *j, int64_t now_ms)
 {
-	json_t *e = json_object(), *wh, *w;
+	json_t *e = json_object(), *w;
 	char ts[UTIL_ISO_LEN];
 
 	json_object_set_new(e, "time", json_string(util_iso8601_ms(now_ms, ts)));
-	jsonx_copy(e, "id", job, "id");
-	json_object_set_new(e, "status", json_string(
-	    json_is_true(json_object_get(job, "quarantined")) ? "quarantined" :
-	    json_string_value(json_object_get(job, "result")) ?
-	    json_string_value(json_object_get(job, "result")) : "completed"));
-	jsonx_copy(e, "error", job, "error");
-	jsonx_copy(e, "room_name", job, "room_name");
-	jsonx_copy(e, "session_id", job, "session_id");
-	jsonx_copy(e, "source", job, "source");
-	jsonx_copy(e, "size_bytes", job, "source_size");
-	jsonx_copy(e, "duration_seconds", json_object_get(job, "probe"), "duration");
-	jsonx_copy(e, "no_audio", job, "no_audio");
-	jsonx_copy(e, "objects", job, "objects");
-	wh = json_object_get(job, "webhook");
-	if (wh != NULL) {
+	json_object_set_new(e, "id", json_string(j->id));
+	json_object_set_new(e, "status", json_string(j->quarantined ?
+	    "quarantined" : j->result != NULL ? j->result : "completed"));
+	if (j->error != NULL)
+		json_object_set_new(e, "error", json_string(j->error));
+	if (j->room_name != NULL)
+		json_object_set_new(e, "room_name", json_string(j->room_name));
+	if (j->session_id != NULL)
+		json_object_set_new(e, "session_id", json_string(j->session_id));
+	json_object_set_new(e, "source", json_string(j->source));
+	if (j->probed)
+		json_object_set_new(e, "size_bytes", json_integer(j->source_size));
+	jsonx_copy(e, "duration_seconds", j->probe, "duration");
+	if (j->probed || j->no_audio)
+		json_object_set_new(e, "no_audio", json_boolean(j->no_audio));
+	json_object_set_new(e, "objects", job_objects_to_json(j));
+	if (j->webhook.attempts > 0 || j->webhook.disabled ||
+	    j->webhook.body != NULL) {
 		w = json_object();
-		jsonx_copy(w, "status", wh, "status");
-		jsonx_copy(w, "attempts", wh, "attempts");
-		jsonx_copy(w, "delivered_at", wh, "delivered_at");
+		if (j->webhook.disabled)
+			json_object_set_new(w, "status", json_string("disabled"));
+		else if (j->webhook.attempts > 0)
+			json_object_set_new(w, "status",
+			    json_integer(j->webhook.status));
+		if (j->webhook.attempts > 0)
+			json_object_set_new(w, "attempts",
+			    json_integer(j->webhook.attempts));
+		if (j->webhook.delivered_at != NULL)
+			json_object_set_new(w, "delivered_at",
+			    json_string(j->webhook.delivered_at));
 		json_object_set_new(e, "webhook", w);
 	}
-	jsonx_copy(e, "created_at", job, "created_at");
+	if (j->created_at != NULL)
+		json_object_set_new(e, "created_at", json_string(j->created_at));
 	return e;
 }

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "daemon/job.h"
+
 /* The log's current size (where the next line will start); -1/errno. */
 int64_t uploadlog_size(const char *path);
 
@@ -17,7 +19,7 @@ int uploadlog_append(const char *path, const json_t *entry);
  * between appending and saving its state does not append twice. */
 bool uploadlog_has(const char *path, int64_t offset, const char *id);
 
-/* The log line for a finished job document. New reference. */
-json_t *uploadlog_entry(const json_t *job, int64_t now_ms);
+/* The log line for a finished job. New reference. */
+json_t *uploadlog_entry(const struct job *j, int64_t now_ms);
 
 #endif

@@ -11,53 +11,56 @@
 
 #include <curl/curl.h>
 
-char *
-webhook_body(const json_t *job, int64_t now_ms)
+static void
+put_str(json_t *o, const char *key, const char *v)
 {
-	json_t *b = json_object(), *objects, *o, *probe, *meta;
-	const char *result, *k;
+	if (v != NULL)
+		json_object_set_new(o, key, json_string(v));
+}
+
+char *
+webhook_body(const struct job *j, int64_t now_ms)
+{
+	json_t *b = json_object(), *objects = NULL, *participants;
+	const char *result = j->result != NULL ? j->result : "completed";
 	char ts[UTIL_ISO_LEN];
 	char *text;
+	int o;
 
-	result = json_string_value(json_object_get(job, "result"));
-	if (result == NULL)
-		result = "completed";
 	/* the seed's four fields first: receivers written for finalize.sh */
-	json_object_set_new(b, "room_name", json_string(
-	    json_string_value(json_object_get(job, "room_name")) ?
-	    json_string_value(json_object_get(job, "room_name")) : "unknown"));
-	jsonx_copy(b, "recording_file", job, "source");
-	json_object_set_new(b, "recording_status", json_string(result));
-	json_object_set_new(b, "timestamp",
-	    json_string(util_iso8601_ms(now_ms, ts)));
-	jsonx_copy(b, "recording_id", job, "id");
-	jsonx_copy(b, "session_id", job, "session_id");
-	jsonx_copy(b, "meeting_url", job, "meeting_url");
-	probe = json_object_get(job, "probe");
-	jsonx_copy(b, "duration_seconds", probe, "duration");
-	jsonx_copy(b, "size_bytes", job, "source_size");
-	objects = json_object_get(job, "objects");
-	if (json_object_size(objects) > 0) {
-		json_t *out = json_object();
-		json_object_foreach(objects, k, o) {
-			json_t *e = json_object();
-			jsonx_copy(e, "url", o, "url");
-			jsonx_copy(e, "key", o, "key");
-			jsonx_copy(e, "size", o, "size");
-			jsonx_copy(e, "sha256", o, "sha256");
-			json_object_set_new(out, k, e);
-		}
-		json_object_set_new(b, "objects", out);
+	put_str(b, "room_name", j->room_name != NULL ? j->room_name : "unknown");
+	put_str(b, "recording_file", j->source);
+	put_str(b, "recording_status", result);
+	put_str(b, "timestamp", util_iso8601_ms(now_ms, ts));
+	put_str(b, "recording_id", j->id);
+	put_str(b, "session_id", j->session_id);
+	put_str(b, "meeting_url", j->meeting_url);
+	jsonx_copy(b, "duration_seconds", j->probe, "duration");
+	if (j->probed)
+		json_object_set_new(b, "size_bytes", json_integer(j->source_size));
+	for (o = 0; o < JOB_NOUT; o++) {
+		const struct job_object *ob = &j->objects[o];
+		json_t *e;
+		if (!ob->stored)
+			continue;
+		if (objects == NULL)
+			objects = json_object();
+		e = json_object();
+		put_str(e, "url", ob->url);
+		put_str(e, "key", ob->key);
+		json_object_set_new(e, "size", json_integer(ob->size));
+		put_str(e, "sha256", ob->sha256);
+		json_object_set_new(objects, job_outputs[o].name, e);
 	}
-	meta = json_object_get(job, "metadata");
-	if (json_is_array(json_object_get(meta, "participants")))
-		jsonx_copy(b, "participants", meta, "participants");
-	else
-		json_object_set_new(b, "participants", json_array());
-	if (json_is_true(json_object_get(job, "no_audio")))
+	if (objects != NULL)
+		json_object_set_new(b, "objects", objects);
+	participants = json_object_get(j->metadata, "participants");
+	json_object_set_new(b, "participants", json_is_array(participants) ?
+	    json_deep_copy(participants) : json_array());
+	if (j->no_audio)
 		json_object_set_new(b, "no_audio", json_true());
 	if (strcmp(result, "completed") != 0)
-		jsonx_copy(b, "error", job, "error");
+		put_str(b, "error", j->error);
 	text = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(b);
 	if (text == NULL)

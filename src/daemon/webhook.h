@@ -7,16 +7,18 @@
 
 #include <jansson.h>
 
+#include "daemon/job.h"
+
 enum { WEBHOOK_OK = 0, WEBHOOK_RETRY = -1, WEBHOOK_FATAL = -2 };
 
-/* The body for a job document (see job.h), built once and then sent
+/* The body for a job (see job.h), built once and then sent
  * byte-for-byte on every retry:
  *   room_name, recording_file, recording_status, timestamp (the seed's
  *   four), recording_id, session_id, meeting_url, duration_seconds,
  *   size_bytes, objects{video,audio,manifest}{url,key,size,sha256},
  *   participants, no_audio, error (when failed).
  * Newly allocated compact JSON. */
-char *webhook_body(const json_t *job, int64_t now_ms);
+char *webhook_body(const struct job *j, int64_t now_ms);
 
 /* POST body to url with Content-Type application/json, X-Jitsi-Signature
  * (hex HMAC-SHA256 of the exact body with secret) and Idempotency-Key.

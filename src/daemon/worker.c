@@ -206,11 +206,11 @@ prunable(const struct job *j)
 {
 	struct stat st;
 
-	if (j->running || !job_state_final(job_state(j)))
+	if (j->running || !job_state_final(j->state))
 		return false;
-	if (json_object_get(j->doc, "source_deleted_at") != NULL)
+	if (j->source_deleted_at != NULL)
 		return true;
-	return lstat(job_str(j, "source"), &st) < 0 && errno == ENOENT;
+	return lstat(j->source, &st) < 0 && errno == ENOENT;
 }
 
 /* Every SWEEP_INTERVAL: KEEP_LOCAL=<age> deletes the sources of completed
@@ -228,9 +228,9 @@ sweep(struct daemon *d)
 		due = xcalloc(d->tab.n + 1, sizeof(*due));
 	for (i = 0; due != NULL && i < d->tab.n; i++) {
 		struct job *j = d->tab.v[i];
-		if (j->running || job_state(j) != JOB_DONE ||
-		    json_object_get(j->doc, "source_deleted_at") != NULL ||
-		    job_int(j, "finished_at_ms") + d->cfg->keep_local_age * 1000 >
+		if (j->running || j->state != JOB_DONE ||
+		    j->source_deleted_at != NULL ||
+		    j->finished_at_ms + d->cfg->keep_local_age * 1000 >
 		    now)
 			continue;
 		j->running = true;
@@ -297,7 +297,7 @@ notify_status(struct daemon *d)
 		enum job_state s;
 		if (d->tab.v[i]->running)
 			continue;
-		s = job_state(d->tab.v[i]);
+		s = d->tab.v[i]->state;
 		if (s == JOB_FAILED)
 			failed++;
 		else if (job_state_final(s))

@@ -22,22 +22,28 @@ static const char *const hostile[] = {
 	"</script><x>&amp;",
 };
 
-static json_t *
+static struct job *
 sample_job(const char *room)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:f}}",
-	    "id", "0123456789abcdef0123456789abcdef",
-	    "source", "/var/recordings/s1/x_2025-01-15-10-30-00.mp4",
-	    "room_name", room, "session_id", "s1",
-	    "meeting_url", "https://meet.example.com/r",
-	    "source_size", (json_int_t)123456789,
-	    "probe", "duration", 3601.2);
+	struct job *j = job_new("0123456789abcdef0123456789abcdef",
+	    "/var/recordings/s1/x_2025-01-15-10-30-00.mp4",
+	    "s1/x_2025-01-15-10-30-00.mp4", "finalize");
+	struct job_object *o = &j->objects[JOB_OUT_VIDEO];
 
-	json_object_set_new(j, "objects", json_pack("{s:{s:s, s:s, s:I, s:s, "
-	    "s:s}}", "video", "url", "s3://b/k", "key", "k", "size",
-	    (json_int_t)10, "sha256", "ab", "etag", "e"));
-	json_object_set_new(j, "metadata", json_pack("{s:[{s:{s:s}}]}",
-	    "participants", "user", "name", room));
+	job_set(&j->room_name, room);
+	job_set(&j->session_id, "s1");
+	job_set(&j->meeting_url, "https://meet.example.com/r");
+	j->probed = true;
+	j->source_size = 123456789;
+	j->probe = json_pack("{s:f}", "duration", 3601.2);
+	o->stored = true;
+	job_set(&o->url, "s3://b/k");
+	job_set(&o->key, "k");
+	job_set(&o->etag, "e");
+	o->size = 10;
+	util_strlcpy(o->sha256, "ab", sizeof(o->sha256));
+	j->metadata = json_pack("{s:[{s:{s:s}}]}", "participants", "user",
+	    "name", room);
 	return j;
 }
 
@@ -47,7 +53,8 @@ body_roundtrips_hostile_names(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-		json_t *job = sample_job(hostile[i]), *back;
+		struct job *job = sample_job(hostile[i]);
+		json_t *back;
 		char *body = webhook_body(job, 1736939700000LL);
 		json_error_t e;
 
@@ -63,7 +70,7 @@ body_roundtrips_hostile_names(void)
 		for (const char *p = body; *p; p++)
 			CHECK((unsigned char)*p < 0x80);
 		json_decref(back);
-		json_decref(job);
+		job_free(job);
 		free(body);
 	}
 }
@@ -71,7 +78,8 @@ body_roundtrips_hostile_names(void)
 static void
 body_shape(void)
 {
-	json_t *job = sample_job("r"), *b;
+	struct job *job = sample_job("r");
+	json_t *b;
 	const char *first[] = { "room_name", "recording_file",
 		"recording_status", "timestamp" };
 	char *body;
@@ -98,8 +106,8 @@ body_shape(void)
 	json_decref(b);
 	free(body);
 
-	json_object_set_new(job, "result", json_string("failed"));
-	json_object_set_new(job, "error", json_string("no moov atom"));
+	job_set(&job->result, "failed");
+	job_set(&job->error, "no moov atom");
 	body = webhook_body(job, 0);
 	b = json_loads(body, 0, NULL);
 	CHECK_STR(json_string_value(json_object_get(b, "recording_status")),
@@ -107,7 +115,7 @@ body_shape(void)
 	CHECK_STR(json_string_value(json_object_get(b, "error")), "no moov atom");
 	json_decref(b);
 	free(body);
-	json_decref(job);
+	job_free(job);
 }
 
 static void
@@ -129,12 +137,17 @@ signature(void)
 static void
 manifest_and_log(void)
 {
-	json_t *job = sample_job("room \"q\""), *m, *e;
+	struct job *job = sample_job("room \"q\"");
+	struct job_file *f = &job->outputs[JOB_OUT_VIDEO];
+	json_t *m, *e;
 	char *text;
 
-	json_object_set_new(job, "outputs", json_pack("{s:{s:s, s:s, s:I, s:s, "
-	    "s:s}}", "video", "file", "recording.mp4", "key", "k", "size",
-	    (json_int_t)10, "sha256", "ab", "content_type", "video/mp4"));
+	f->made = true;
+	job_set(&f->file, "recording.mp4");
+	job_set(&f->key, "k");
+	job_set(&f->content_type, "video/mp4");
+	f->size = 10;
+	util_strlcpy(f->sha256, "ab", sizeof(f->sha256));
 	text = manifest_build(job, 0);
 	m = json_loads(text, 0, NULL);
 	CHECK(m != NULL);
@@ -148,12 +161,12 @@ manifest_and_log(void)
 
 	e = uploadlog_entry(job, 0);
 	CHECK_STR(json_string_value(json_object_get(e, "status")), "completed");
-	json_object_set_new(job, "quarantined", json_true());
+	job->quarantined = true;
 	json_decref(e);
 	e = uploadlog_entry(job, 0);
 	CHECK_STR(json_string_value(json_object_get(e, "status")), "quarantined");
 	json_decref(e);
-	json_decref(job);
+	job_free(job);
 }
 
 static void
