@@ -1,5 +1,6 @@
 /* envfile.c -- env files (KEY=VALUE, as systemd EnvironmentFile= reads them) and the secret files they name. */
 #include "base/envfile.h"
+#include "base/fsutil.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -92,55 +93,7 @@ envfile_parse_line(const char *line, char **key, char **value)
 char *
 envfile_read_file(const char *path, size_t max, bool follow, size_t *len)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t have = 0;
-	ssize_t n;
-	int fd, saved;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-	    (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	/* room for max + 1 bytes (to see a file that grew past max) and the
-	 * NUL: realloc would leave copies of a secret in freed memory */
-	buf = xmalloc(max + 2);
-	for (;;) {
-		n = read(fd, buf + have, max + 1 - have);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have > max) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	close(fd);
-	buf[have] = '\0';
-	if (len != NULL)
-		*len = have;
-	return buf;
-fail:
-	saved = errno;
-	close(fd);
-	envfile_free_secret(buf, have);
-	errno = saved;
-	return NULL;
+	return fs_read_secret(path, max, follow, len);
 }
 
 void

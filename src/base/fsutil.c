@@ -156,9 +156,12 @@ fs_mkdirs(const char *path, mode_t mode)
 
 /* Read all of the open regular file fd (at most max bytes), closing it.
  * The type is checked on the descriptor: a FIFO, device or directory is
- * refused without a read that could block. */
+ * refused without a read that could block. fixed: one buffer of max + 2
+ * bytes, never reallocated (a secret leaves no copy in freed memory);
+ * else it starts at the file's size and grows (metadata.json is written
+ * in place while we read). What was read is wiped on failure. */
 static char *
-read_fd(int fd, size_t max, size_t *len)
+read_fd(int fd, size_t max, size_t *len, bool fixed)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -174,14 +177,17 @@ read_fd(int fd, size_t max, size_t *len)
 		errno = EINVAL;
 		goto fail;
 	}
-	/* the file may grow while we read (metadata.json is written in place) */
-	cap = (size_t)st.st_size + 1;
-	if (cap > max + 1)
-		cap = max + 1;
+	if ((uint64_t)st.st_size > max && fixed) {
+		errno = EFBIG;
+		goto fail;
+	}
+	/* room for max + 1 bytes, to see a file that grew past max */
+	cap = fixed || (uint64_t)st.st_size >= max ? max + 1 :
+	    (size_t)st.st_size + 1;
 	buf = xmalloc(cap + 1);
 	for (;;) {
 		if (have == cap) {
-			if (cap > max) {
+			if (cap > max || fixed) {
 				errno = EFBIG;
 				goto fail;
 			}
@@ -218,17 +224,24 @@ fail:
 }
 
 char *
+fs_read_secret(const char *path, size_t max, bool follow, size_t *len)
+{
+	return read_fd(open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    (follow ? 0 : O_NOFOLLOW)), max, len, true);
+}
+
+char *
 fs_read_file(const char *path, size_t max, size_t *len)
 {
 	return read_fd(open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK), max, len);
+	    O_NONBLOCK), max, len, false);
 }
 
 char *
 fs_read_file_at(int dirfd, const char *name, size_t max, size_t *len)
 {
 	return read_fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK), max, len);
+	    O_NONBLOCK), max, len, false);
 }
 
 /* openat2(2) is in Linux since 5.6; glibc 2.36 has no wrapper. */

@@ -29,6 +29,11 @@ int fs_mkdirs(const char *path, mode_t mode);
  * open descriptor). NULL with errno set (EFBIG when larger than max). */
 char *fs_read_file(const char *path, size_t max, size_t *len);
 
+/* The same for a secret: the last component followed only when follow,
+ * read into one buffer that is never reallocated (no copy of a secret is
+ * left in freed memory); EFBIG at once when larger than max. */
+char *fs_read_secret(const char *path, size_t max, bool follow, size_t *len);
+
 /* The same for name in the open directory dirfd (openat). */
 char *fs_read_file_at(int dirfd, const char *name, size_t max, size_t *len);
 

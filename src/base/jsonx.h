@@ -8,4 +8,7 @@
 void jsonx_copy(json_t *dst, const char *dkey, const json_t *src,
     const char *skey);
 
+/* dst[key] = v as a string when v is not NULL (absent stays absent). */
+void jsonx_set_str(json_t *dst, const char *key, const char *v);
+
 #endif

@@ -2,6 +2,7 @@
 #include "daemon/job.h"
 #include "base/config.h"
 #include "base/hash.h"
+#include "base/jsonx.h"
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -355,13 +356,6 @@ job_from_json(const json_t *doc)
 }
 
 static void
-put_str(json_t *o, const char *key, const char *v)
-{
-	if (v != NULL)
-		json_object_set_new(o, key, json_string(v));
-}
-
-static void
 put_doc(json_t *o, const char *key, const json_t *v)
 {
 	if (v != NULL)
@@ -382,17 +376,17 @@ outputs_to_json(const struct job *j, json_t *doc)
 		if (f->made) {
 			json_t *o = json_pack("{s:I, s:s}", "size",
 			    (json_int_t)f->size, "sha256", f->sha256);
-			put_str(o, "file", f->file);
-			put_str(o, "store_key", f->store_key);
-			put_str(o, "key", f->key);
-			put_str(o, "content_type", f->content_type);
+			jsonx_set_str(o, "file", f->file);
+			jsonx_set_str(o, "store_key", f->store_key);
+			jsonx_set_str(o, "key", f->key);
+			jsonx_set_str(o, "content_type", f->content_type);
 			json_object_set_new(outs, name, o);
 		}
 		if (ob->stored) {
 			json_t *o = json_pack("{s:I, s:s}", "size",
 			    (json_int_t)ob->size, "sha256", ob->sha256);
-			put_str(o, "key", ob->key);
-			put_str(o, "url", ob->url);
+			jsonx_set_str(o, "key", ob->key);
+			jsonx_set_str(o, "url", ob->url);
 			json_object_set_new(o, "etag", json_string(ob->etag ?
 			    ob->etag : ""));
 			json_object_set_new(objs, name, o);
@@ -426,13 +420,13 @@ webhook_to_json(const struct job_webhook *w)
 {
 	json_t *o = json_object();
 
-	put_str(o, "body", w->body);
+	jsonx_set_str(o, "body", w->body);
 	if (w->attempts > 0)
 		json_object_set_new(o, "attempts", json_integer(w->attempts));
 	if (w->first_attempt_at > 0)
 		json_object_set_new(o, "first_attempt_at",
 		    json_integer(w->first_attempt_at));
-	put_str(o, "delivered_at", w->delivered_at);
+	jsonx_set_str(o, "delivered_at", w->delivered_at);
 	if (w->disabled)
 		json_object_set_new(o, "status", json_string("disabled"));
 	else if (w->attempts > 0 || w->status != 0)
@@ -449,32 +443,32 @@ job_to_json(const struct job *j)
 	if (j->unknown != NULL)
 		json_object_update(d, j->unknown);
 	json_object_set_new(d, "id", json_string(j->id));
-	put_str(d, "source", j->source);
-	put_str(d, "rel", j->rel);
-	put_str(d, "discovered_by", j->discovered_by);
-	put_str(d, "created_at", j->created_at);
-	put_str(d, "updated_at", j->updated_at);
+	jsonx_set_str(d, "source", j->source);
+	jsonx_set_str(d, "rel", j->rel);
+	jsonx_set_str(d, "discovered_by", j->discovered_by);
+	jsonx_set_str(d, "created_at", j->created_at);
+	jsonx_set_str(d, "updated_at", j->updated_at);
 	if (j->pinned)
 		json_object_set_new(d, "pin", pin_to_json(&j->pin));
-	put_str(d, "legacy_room", j->legacy_room);
-	put_str(d, "session_suffix", j->session_suffix);
+	jsonx_set_str(d, "legacy_room", j->legacy_room);
+	jsonx_set_str(d, "session_suffix", j->session_suffix);
 	json_object_set_new(d, "state", json_string(job_state_name(j->state)));
 	if (j->has_resume_step)
-		put_str(d, "resume_step", job_state_name(j->resume_step));
+		jsonx_set_str(d, "resume_step", job_state_name(j->resume_step));
 	json_object_set_new(d, "attempts", json_integer(j->attempts));
 	if (j->next_attempt_at > 0)
 		json_object_set_new(d, "next_attempt_at",
 		    json_integer(j->next_attempt_at));
-	put_str(d, "last_error", j->last_error);
+	jsonx_set_str(d, "last_error", j->last_error);
 	if (j->generation > 0)
 		json_object_set_new(d, "generation", json_integer(j->generation));
-	put_str(d, "session_dir", j->session_dir);
-	put_str(d, "session_id", j->session_id);
-	put_str(d, "room_name", j->room_name);
-	put_str(d, "room_source", j->room_source);
-	put_str(d, "meeting_url", j->meeting_url);
+	jsonx_set_str(d, "session_dir", j->session_dir);
+	jsonx_set_str(d, "session_id", j->session_id);
+	jsonx_set_str(d, "room_name", j->room_name);
+	jsonx_set_str(d, "room_source", j->room_source);
+	jsonx_set_str(d, "meeting_url", j->meeting_url);
 	put_doc(d, "metadata", j->metadata);
-	put_str(d, "metadata_error", j->metadata_error);
+	jsonx_set_str(d, "metadata_error", j->metadata_error);
 	if (j->probed) {
 		json_object_set_new(d, "source_size", json_integer(j->source_size));
 		json_object_set_new(d, "source_mtime",
@@ -490,19 +484,19 @@ job_to_json(const struct job *j)
 	if (json_object_size(wh) > 0)
 		json_object_set(d, "webhook", wh);
 	json_decref(wh);
-	put_str(d, "result", j->result);
-	put_str(d, "error", j->error);
+	jsonx_set_str(d, "result", j->result);
+	jsonx_set_str(d, "error", j->error);
 	if (j->quarantined)
 		json_object_set_new(d, "quarantined", json_true());
 	if (j->has_log_offset)
 		json_object_set_new(d, "log_offset", json_integer(j->log_offset));
 	if (j->logged)
 		json_object_set_new(d, "logged", json_true());
-	put_str(d, "finished_at", j->finished_at);
+	jsonx_set_str(d, "finished_at", j->finished_at);
 	if (j->finished_at_ms > 0)
 		json_object_set_new(d, "finished_at_ms",
 		    json_integer(j->finished_at_ms));
-	put_str(d, "source_deleted_at", j->source_deleted_at);
+	jsonx_set_str(d, "source_deleted_at", j->source_deleted_at);
 	return d;
 }
 

@@ -1,16 +1,10 @@
 /* manifest.c -- manifest.json: probe results, outputs' sha256 + size, Jibri's metadata without secrets. */
 #include "daemon/manifest.h"
+#include "base/jsonx.h"
 #include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static void
-put_str(json_t *o, const char *key, const char *v)
-{
-	if (v != NULL)
-		json_object_set_new(o, key, json_string(v));
-}
 
 char *
 manifest_build(const struct job *j, int64_t now_ms)
@@ -20,16 +14,16 @@ manifest_build(const struct job *j, int64_t now_ms)
 	char *text, *with_nl;
 	int o;
 
-	put_str(m, "recording_id", j->id);
-	put_str(m, "session_id", j->session_id);
-	put_str(m, "room_name", j->room_name);
-	put_str(m, "meeting_url", j->meeting_url);
-	put_str(src, "path", j->source);
+	jsonx_set_str(m, "recording_id", j->id);
+	jsonx_set_str(m, "session_id", j->session_id);
+	jsonx_set_str(m, "room_name", j->room_name);
+	jsonx_set_str(m, "meeting_url", j->meeting_url);
+	jsonx_set_str(src, "path", j->source);
 	if (j->probed) {
 		json_object_set_new(src, "size", json_integer(j->source_size));
 		json_object_set_new(src, "mtime", json_integer(j->source_mtime));
 	}
-	put_str(src, "discovered_by", j->discovered_by);
+	jsonx_set_str(src, "discovered_by", j->discovered_by);
 	json_object_set_new(m, "source", src);
 	if (j->probe != NULL)
 		json_object_set_new(m, "probe", json_deep_copy(j->probe));
@@ -40,17 +34,17 @@ manifest_build(const struct job *j, int64_t now_ms)
 		if (o == JOB_OUT_MANIFEST || !f->made)
 			continue;
 		e = json_object();
-		put_str(e, "key", f->key);
-		put_str(e, "file", f->file);
+		jsonx_set_str(e, "key", f->key);
+		jsonx_set_str(e, "file", f->file);
 		json_object_set_new(e, "size", json_integer(f->size));
-		put_str(e, "sha256", f->sha256);
-		put_str(e, "content_type", f->content_type);
+		jsonx_set_str(e, "sha256", f->sha256);
+		jsonx_set_str(e, "content_type", f->content_type);
 		json_object_set_new(outs, job_outputs[o].name, e);
 	}
 	json_object_set_new(m, "outputs", outs);
 	if (j->metadata != NULL)
 		json_object_set_new(m, "metadata", json_deep_copy(j->metadata));
-	put_str(m, "metadata_error", j->metadata_error);
+	jsonx_set_str(m, "metadata_error", j->metadata_error);
 	json_object_set_new(m, "created_at",
 	    json_string(util_iso8601_ms(now_ms, ts)));
 	json_object_set_new(m, "generator",

@@ -11,13 +11,6 @@
 
 #include <curl/curl.h>
 
-static void
-put_str(json_t *o, const char *key, const char *v)
-{
-	if (v != NULL)
-		json_object_set_new(o, key, json_string(v));
-}
-
 char *
 webhook_body(const struct job *j, int64_t now_ms)
 {
@@ -28,13 +21,13 @@ webhook_body(const struct job *j, int64_t now_ms)
 	int o;
 
 	/* the seed's four fields first: receivers written for finalize.sh */
-	put_str(b, "room_name", j->room_name != NULL ? j->room_name : "unknown");
-	put_str(b, "recording_file", j->source);
-	put_str(b, "recording_status", result);
-	put_str(b, "timestamp", util_iso8601_ms(now_ms, ts));
-	put_str(b, "recording_id", j->id);
-	put_str(b, "session_id", j->session_id);
-	put_str(b, "meeting_url", j->meeting_url);
+	jsonx_set_str(b, "room_name", j->room_name != NULL ? j->room_name : "unknown");
+	jsonx_set_str(b, "recording_file", j->source);
+	jsonx_set_str(b, "recording_status", result);
+	jsonx_set_str(b, "timestamp", util_iso8601_ms(now_ms, ts));
+	jsonx_set_str(b, "recording_id", j->id);
+	jsonx_set_str(b, "session_id", j->session_id);
+	jsonx_set_str(b, "meeting_url", j->meeting_url);
 	jsonx_copy(b, "duration_seconds", j->probe, "duration");
 	if (j->probed)
 		json_object_set_new(b, "size_bytes", json_integer(j->source_size));
@@ -46,10 +39,10 @@ webhook_body(const struct job *j, int64_t now_ms)
 		if (objects == NULL)
 			objects = json_object();
 		e = json_object();
-		put_str(e, "url", ob->url);
-		put_str(e, "key", ob->key);
+		jsonx_set_str(e, "url", ob->url);
+		jsonx_set_str(e, "key", ob->key);
 		json_object_set_new(e, "size", json_integer(ob->size));
-		put_str(e, "sha256", ob->sha256);
+		jsonx_set_str(e, "sha256", ob->sha256);
 		json_object_set_new(objects, job_outputs[o].name, e);
 	}
 	if (objects != NULL)
@@ -60,7 +53,7 @@ webhook_body(const struct job *j, int64_t now_ms)
 	if (j->no_audio)
 		json_object_set_new(b, "no_audio", json_true());
 	if (strcmp(result, "completed") != 0)
-		put_str(b, "error", j->error);
+		jsonx_set_str(b, "error", j->error);
 	text = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(b);
 	if (text == NULL)
