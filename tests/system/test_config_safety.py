@@ -438,8 +438,7 @@ void free(void *p) {
         body = os.path.join(self.tmp, "body")
         with open(body, "wb") as f:
             f.write(b'{"room_name":"r"}')
-        p = subprocess.run([binary, "sign", body], capture_output=True,
-                           text=True, env=env, timeout=60)
+        p = self.cli("sign", body, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.strip(), hmac.new(
             b"symlinked-secret-value", b'{"room_name":"r"}',
