@@ -2,7 +2,7 @@
 #
 #   make            build build/jibri-pipeline and build/jibri-finalize
 #   make run        build and run the daemon on local defaults (./var)
-#   make test       build and run every test (unit + system); ends "N passed, M failed"
+#   make test       build and run every test (unit + system); ends "N passed, M failed, K skipped"
 #   make asan       the same tree built with AddressSanitizer + UBSan (build/asan/)
 #   make bench      benchmarks (remux, finalize, S3 upload)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; ends "fuzz: N passed, M failed"
