@@ -141,10 +141,10 @@ job_clear_outputs(struct job *j)
 {
 	int i;
 
-	for (i = 0; i < JOB_NOUT; i++) {
+	/* store_resume stays: an upload under way for an output made again
+	 * is found stale by the store, which aborts it */
+	for (i = 0; i < JOB_NOUT; i++)
 		file_clear(&j->outputs[i]);
-		job_set_doc(&j->store_resume[i], NULL);
-	}
 }
 
 void
@@ -172,8 +172,10 @@ job_free(struct job *j)
 	free(j->metadata_error);
 	json_decref(j->probe);
 	job_clear_outputs(j);
-	for (i = 0; i < JOB_NOUT; i++)
+	for (i = 0; i < JOB_NOUT; i++) {
 		object_clear(&j->objects[i]);
+		json_decref(j->store_resume[i]);
+	}
 	free(j->webhook.body);
 	free(j->webhook.delivered_at);
 	free(j->result);

@@ -190,7 +190,8 @@ void job_wake(struct job *j);
  * (final, or failed without automatic retry). */
 int64_t job_due(const struct job *j);
 
-/* Forget the outputs made (and their upload states) / the objects. */
+/* Forget the outputs made (their upload states stay, for the store to
+ * find stale and abort). */
 void job_clear_outputs(struct job *j);
 
 /* The outputs kind whose name is name, or -1. */
