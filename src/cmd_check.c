@@ -1,9 +1,9 @@
 /* cmd_check.c -- jibri-pipeline check: the configuration, the directories and the storage. */
-#include "commands.h"
 #include "base/config.h"
 #include "base/fsutil.h"
-#include "store/store.h"
 #include "base/util.h"
+#include "store/store.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <grp.h>

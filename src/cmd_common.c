@@ -1,7 +1,7 @@
 /* cmd_common.c -- what every subcommand shares: loading the configuration. */
-#include "commands.h"
 #include "base/config.h"
 #include "daemon/spool.h"
+#include "commands.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 /* cmd_probe.c -- jibri-pipeline probe FILE: what a recording holds, as JSON. */
-#include "commands.h"
 #include "media/probe.h"
+#include "commands.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* cmd_put.c -- jibri-pipeline put: store one file under a key in the configured storage, resumably. */
-#include "commands.h"
 #include "base/config.h"
 #include "base/fsutil.h"
 #include "base/log.h"
-#include "store/store.h"
 #include "base/util.h"
+#include "store/store.h"
 #include "daemon/job.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdio.h>

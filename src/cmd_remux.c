@@ -1,6 +1,6 @@
 /* cmd_remux.c -- jibri-pipeline remux IN OUT [--audio A]: one summary line. */
-#include "commands.h"
 #include "media/remux.h"
+#include "commands.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* cmd_retry.c -- jibri-pipeline retry: resume failed jobs (through the spool, so the daemon applies it). */
-#include "commands.h"
 #include "base/config.h"
+#include "base/util.h"
 #include "daemon/job.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
-#include "base/util.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdio.h>

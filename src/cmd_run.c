@@ -1,7 +1,7 @@
 /* cmd_run.c -- jibri-pipeline run: the daemon in the foreground. */
-#include "commands.h"
 #include "base/config.h"
 #include "daemon/worker.h"
+#include "commands.h"
 
 #include <stdio.h>
 

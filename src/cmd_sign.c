@@ -1,8 +1,8 @@
 /* cmd_sign.c -- jibri-pipeline sign: the X-Jitsi-Signature of a file, as `openssl dgst -sha256 -hmac` prints it. */
-#include "commands.h"
 #include "base/config.h"
 #include "base/hash.h"
 #include "base/util.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdio.h>

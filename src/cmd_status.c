@@ -1,10 +1,10 @@
 /* cmd_status.c -- jibri-pipeline status: the queue, read from the job files (works with the daemon stopped). */
-#include "commands.h"
 #include "base/config.h"
+#include "base/util.h"
+#include "store/store.h"
 #include "daemon/job.h"
 #include "daemon/spool.h"
-#include "store/store.h"
-#include "base/util.h"
+#include "commands.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* main.c -- jibri-pipeline: the subcommand table. */
-#include "commands.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "commands.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,14 +3,14 @@
 #include "base/fsutil.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "daemon/manifest.h"
-#include "daemon/pin.h"
+#include "base/util.h"
 #include "media/probe.h"
 #include "media/remux.h"
-#include "daemon/session.h"
 #include "store/store.h"
+#include "daemon/manifest.h"
+#include "daemon/pin.h"
+#include "daemon/session.h"
 #include "daemon/uploadlog.h"
-#include "base/util.h"
 #include "daemon/webhook.h"
 
 #include <errno.h>

@@ -2,8 +2,8 @@
 #include "daemon/watch.h"
 #include "base/fsutil.h"
 #include "base/log.h"
-#include "daemon/session.h"
 #include "base/util.h"
+#include "daemon/session.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* avfile.c -- libavformat reading our own file descriptors. */
 #include "media/avfile.h"
-#include "media/avlib.h"
 #include "base/util.h"
+#include "media/avlib.h"
 
 #include <errno.h>
 #include <fcntl.h>

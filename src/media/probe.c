@@ -1,9 +1,9 @@
 /* probe.c -- what a media file holds, read with libavformat. */
 #include "media/probe.h"
+#include "base/util.h"
 #include "media/avfile.h"
 #include "media/avlib.h"
 #include "media/mp4box.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,11 +12,11 @@
  * index naming the same bytes again and again is bad media, not a disk
  * to fill (mp4box_check_chunks, the caps in faststart.h, remux_libav_cap). */
 #include "media/remux.h"
+#include "base/util.h"
 #include "media/avfile.h"
 #include "media/avlib.h"
 #include "media/faststart.h"
 #include "media/mp4box.h"
-#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /* store.c -- storage front: dispatches to the file:// or s3:// backend. */
 #include "store/store.h"
-#include "store/store_file.h"
-#include "store/store_s3.h"
 #include "base/config.h"
 #include "base/util.h"
+#include "store/store_file.h"
+#include "store/store_s3.h"
 
 #include <stdio.h>
 #include <stdlib.h>

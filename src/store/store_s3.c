@@ -2,8 +2,8 @@
 #include "store/store_s3.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "store/s3.h"
 #include "base/util.h"
+#include "store/s3.h"
 #include "store/xml.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* test_s3.c -- the pure parts of the S3 backend: key encoding, part sizes, ETags, XML fields, error classes, endpoints. */
 #include "unit.h"
+#include "base/util.h"
 #include "store/s3.h"
 #include "store/store.h"
-#include "base/util.h"
 #include "store/xml.h"
 
 /* s3_encode of in (keep_slash: a key; else a query value) into a buffer

@@ -1,7 +1,7 @@
 /* test_session.c -- room names, storage key components, metadata without secrets. */
 #include "unit.h"
-#include "daemon/session.h"
 #include "base/util.h"
+#include "daemon/session.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* test_spool.c -- requests (NUL-separated, atomic), job files, the daemon lock. */
 #include "unit.h"
 #include "base/fsutil.h"
+#include "base/util.h"
 #include "daemon/job.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
-#include "base/util.h"
 
 #include <dirent.h>
 #include <stdarg.h>

@@ -1,9 +1,9 @@
 /* test_webhook.c -- the completion body (jansson, hostile names), the signature, manifest and upload log lines. */
 #include "unit.h"
 #include "base/hash.h"
+#include "base/util.h"
 #include "daemon/manifest.h"
 #include "daemon/uploadlog.h"
-#include "base/util.h"
 #include "daemon/webhook.h"
 
 #include <arpa/inet.h>
