@@ -31,11 +31,13 @@ endif
 #   media/   libav* (headers only: loaded at run time, src/media/avlib.c)
 #   store/   libcurl
 #   daemon/  what it drives, libsystemd
+#   api/     libpq (later libmicrohttpd, libjwt)
 BASE_PKGS := openssl jansson
 MEDIA_PKGS := $(BASE_PKGS) libavformat libavcodec libavutil
 STORE_PKGS := $(BASE_PKGS) libcurl
 DAEMON_PKGS := $(MEDIA_PKGS) libcurl libsystemd
-PKGS := $(DAEMON_PKGS)
+API_PKGS := $(BASE_PKGS) libpq
+PKGS := $(DAEMON_PKGS) libpq
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -60,7 +62,7 @@ pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 DLOPEN_PKGS := libavformat libavcodec libavutil
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out $(DLOPEN_PKGS),$(PKGS))) -lpthread -lm
 
-FOLDERS := base media store daemon
+FOLDERS := base media store daemon api
 MAIN_SRC := src/main.c
 CLI_SRC := $(filter-out $(MAIN_SRC),$(wildcard src/*.c))
 LIB_SRC := $(CLI_SRC) $(foreach f,$(FOLDERS),$(wildcard src/$(f)/*.c))
@@ -93,6 +95,9 @@ $(BUILD)/obj/store/%.o: src/store/%.c
 $(BUILD)/obj/daemon/%.o: src/daemon/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(DAEMON_PKGS)) -c -o $@ $<
+$(BUILD)/obj/api/%.o: src/api/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(API_PKGS)) -c -o $@ $<
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(PKGS)) -c -o $@ $<

@@ -3,6 +3,8 @@
 #include "base/fsutil.h"
 #include "base/util.h"
 #include "store/store.h"
+#include "api/db.h"
+#include "api/migrate.h"
 #include "commands.h"
 
 #include <errno.h>
@@ -229,6 +231,44 @@ check_service_user(const struct config *cfg, const char *name, bool asked)
 	return problems;
 }
 
+/* With DATABASE_URL: whether the database answers and whether its schema
+ * is this build's, a line each on stdout; a database that cannot be
+ * reached is an error (1), an old schema only a warning (migrate, or
+ * the daemon, brings it up to date). The number of problems. */
+static int
+check_database(const struct config *cfg)
+{
+	char err[2048];
+	PGconn *conn;
+	int version;
+
+	if (cfg->database_url == NULL)
+		return 0;
+	if ((conn = db_connect(cfg->database_url, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "error: %s\n", err);
+		return 1;
+	}
+	printf("database: answers (PostgreSQL %d.%d)\n",
+	    PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000);
+	if (migrate_version(conn, &version, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: DATABASE_URL: %s\n", err);
+		db_close(conn);
+		return 1;
+	}
+	if (version == MIGRATE_VERSION)
+		printf("database schema: current (version %d)\n", version);
+	else if (version > MIGRATE_VERSION)
+		printf("database schema: newer than this build (version %d, "
+		    "this build knows %d): upgrade jibri-pipeline\n", version,
+		    MIGRATE_VERSION);
+	else
+		printf("database schema: not current (version %d, this build "
+		    "wants %d): run jibri-pipeline migrate\n", version,
+		    MIGRATE_VERSION);
+	db_close(conn);
+	return 0;
+}
+
 static void
 usage(void)
 {
@@ -289,6 +329,7 @@ check_main(int argc, char **argv)
 	}
 	store_close(st);
 	curl_global_cleanup();
+	problems += check_database(cfg);
 	config_unref(cfg);
 	if (problems > 0)
 		return 1;

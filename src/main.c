@@ -24,6 +24,8 @@ static const struct {
 	{ "sign", sign_main, "sign FILE", "print the X-Jitsi-Signature of FILE" },
 	{ "put", put_main, "put FILE KEY [--resume STATE] [--content-type T]",
 	    "store FILE under KEY in the configured storage" },
+	{ "migrate", migrate_main, "migrate",
+	    "create the database tables that are missing (DATABASE_URL)" },
 };
 
 static void
