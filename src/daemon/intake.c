@@ -58,17 +58,10 @@ known_job(const struct jobtab *t, const char *rel, const struct pin *pin)
 
 		if (r == NULL || strcmp(r, rel) != 0)
 			continue;
-		if (!j->pinned) {
-			/* made before pins: by name, unless done and changed */
-			if (!j->running && j->state == JOB_DONE && j->probed &&
-			    (j->source_size != pin->size ||
-			    j->source_mtime_ns != pin->mtime_ns))
-				continue;
-			return j;
-		}
-		if (!pin_same_file(&j->pin, pin))
+		/* a job made before pins matches by name alone */
+		if (j->pinned && !pin_same_file(&j->pin, pin))
 			continue;
-		if (!j->running && j->state == JOB_DONE &&
+		if (!j->running && j->state == JOB_DONE && j->probed &&
 		    (j->source_size != pin->size ||
 		    j->source_mtime_ns != pin->mtime_ns))
 			continue;

@@ -158,13 +158,6 @@ pin_same_file(const struct pin *a, const struct pin *b)
 	return a->dev == b->dev && a->ino == b->ino;
 }
 
-bool
-pin_same_content(const struct pin *a, const struct pin *b)
-{
-	return pin_same_file(a, b) && a->size == b->size &&
-	    a->mtime_ns == b->mtime_ns;
-}
-
 json_t *
 pin_to_json(const struct pin *p)
 {

@@ -38,11 +38,8 @@ int pin_take(const char *root, const char *rel, struct pin *p, char *err,
 int pin_check(const char *root, const char *rel, const struct pin *p,
     int *dirfd, int *fd, char *err, size_t errlen);
 
-/* Whether the file the name resolves to now is the pinned one with the
- * same size and modification time (a repeated hand-over of a finished
- * file), given its current pin. */
+/* Whether a and b are the same file (device and inode). */
 bool pin_same_file(const struct pin *a, const struct pin *b);
-bool pin_same_content(const struct pin *a, const struct pin *b);
 
 /* The job document's form {"dev","ino","dir_dev","dir_ino","size",
  * "mtime_ns"}; pin_from_json returns -1 when absent or incomplete (a job

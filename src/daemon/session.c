@@ -34,49 +34,15 @@ session_is_media_name(const char *name)
 	return false;
 }
 
-char **
-session_media_files(const char *dir, size_t *n)
+/* Call fn for every media file directly in the open directory dirfd:
+ * regular files only, never a symlink (a link in a session directory may
+ * point anywhere). 0, or -1 with errno when it cannot be read. */
+static int
+each_media(int dirfd, void (*fn)(const char *name, void *ctx), void *ctx)
 {
 	struct dirent *de;
 	struct stat st;
-	char **v = NULL;
-	size_t cap = 0;
-	char *path;
-	DIR *d;
-
-	*n = 0;
-	d = opendir(dir);
-	if (d == NULL)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		if (!session_is_media_name(de->d_name))
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		/* lstat: a symlink is never a recording of this session */
-		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-			free(path);
-			continue;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 4;
-			v = xrealloc(v, cap * sizeof(char *));
-		}
-		v[(*n)++] = path;
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(char *), util_cmp_strp);
-	if (v == NULL)
-		v = xcalloc(1, sizeof(char *));
-	return v;
-}
-
-int
-session_count_media_at(int dirfd)
-{
-	struct dirent *de;
-	struct stat st;
-	int fd, n = 0;
+	int fd;
 	DIR *d;
 
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -89,9 +55,68 @@ session_count_media_at(int dirfd)
 		if (session_is_media_name(de->d_name) &&
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode))
-			n++;
+			fn(de->d_name, ctx);
 	closedir(d);
-	return n;
+	return 0;
+}
+
+struct media_list {
+	const char *dir;
+	char **v;
+	size_t n, cap;
+};
+
+static void
+add_media(const char *name, void *ctx)
+{
+	struct media_list *l = ctx;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->v = xrealloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = xasprintf("%s/%s", l->dir, name);
+}
+
+char **
+session_media_files(const char *dir, size_t *n)
+{
+	struct media_list l = { .dir = dir };
+	int dirfd, rc, saved;
+
+	*n = 0;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return NULL;
+	rc = each_media(dirfd, add_media, &l);
+	saved = errno;
+	close(dirfd);
+	if (rc < 0) {
+		session_free_list(l.v, l.n);
+		errno = saved;
+		return NULL;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(char *), util_cmp_strp);
+	if (l.v == NULL)
+		l.v = xcalloc(1, sizeof(char *));
+	*n = l.n;
+	return l.v;
+}
+
+static void
+count_media(const char *name, void *ctx)
+{
+	(void)name;
+	(*(int *)ctx)++;
+}
+
+int
+session_count_media_at(int dirfd)
+{
+	int n = 0;
+
+	return each_media(dirfd, count_media, &n) < 0 ? -1 : n;
 }
 
 void

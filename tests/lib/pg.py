@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+from receiver import free_port  # noqa: F401 (pg.free_port for the tests)
+
 PASSWORD_USER = "jp_password"
 PASSWORD = "pg-Secret-9f3a-c0ffee"
 DATABASE = "jp"
@@ -40,15 +42,6 @@ DATABASE = "jp"
 
 class PGError(Exception):
     pass
-
-
-def free_port():
-    """A TCP port nobody listens on now (the kernel's pick)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def bindir():
