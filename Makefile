@@ -31,13 +31,13 @@ endif
 #   media/   libav* (headers only: loaded at run time, src/media/avlib.c)
 #   store/   libcurl
 #   daemon/  what it drives, libsystemd
-#   api/     libpq (later libmicrohttpd, libjwt)
+#   api/     libmicrohttpd, libpq (later libjwt)
 BASE_PKGS := openssl jansson
 MEDIA_PKGS := $(BASE_PKGS) libavformat libavcodec libavutil
 STORE_PKGS := $(BASE_PKGS) libcurl
 DAEMON_PKGS := $(MEDIA_PKGS) libcurl libsystemd
-API_PKGS := $(BASE_PKGS) libpq
-PKGS := $(DAEMON_PKGS) libpq
+API_PKGS := $(BASE_PKGS) libpq libmicrohttpd
+PKGS := $(DAEMON_PKGS) libpq libmicrohttpd
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -209,7 +209,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
 	-DJP_SYSCONFDIR=\"$(SYSCONFDIR)\" -Isrc \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(wildcard src/base/*.c) src/media/mp4box.c src/media/faststart.c \
-	src/daemon/request.c src/daemon/session.c src/store/xml.c
+	src/daemon/request.c src/daemon/session.c src/store/xml.c src/api/event.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(BASE_PKGS)) -lpthread -lm
 
@@ -227,7 +227,8 @@ $(FUZZ_BUILD)/obj/%.o: src/%.c
 $(FUZZ_BUILD)/libjp-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libjp-fuzz.a
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_event.h \
+		$(FUZZ_BUILD)/libjp-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(call pkg_cflags,$(BASE_PKGS)) \
 		-o $@ $< $(FUZZ_BUILD)/libjp-fuzz.a $(FUZZ_LIBS)
 

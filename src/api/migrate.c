@@ -73,15 +73,31 @@ static const struct migrate_column migrate_columns[] = {
 	COL("recording", "recorded_at", "timestamptz"),
 	COL("recording", "status", "text NOT NULL DEFAULT 'pending'"),
 
-	/* append-only: one row per accepted event, never updated;
-	 * dedup_key (NULL: none) makes a retried event a no-op */
+	/* append-only: one row per stored event, never updated. event is
+	 * the element of meeting.events as written (json keeps its bytes);
+	 * the other columns are what counting needs: occupant (NULL: counts
+	 * nobody) joined (+1) or left (-1) at event_time, in scope ("" the
+	 * main room, else the breakout room). dedup_key (NULL: none) makes
+	 * a retried event a no-op. */
 	{ "meeting_event", "id", "bigserial PRIMARY KEY", NULL },
 	{ "meeting_event", "meeting_id", "text NOT NULL", NULL },
 	{ "meeting_event", "received_at",
 	    "timestamptz NOT NULL DEFAULT now()", NULL },
 	{ "meeting_event", "type", "text NOT NULL", NULL },
-	{ "meeting_event", "data", "jsonb NOT NULL", NULL },
+	{ "meeting_event", "event", "json NOT NULL", NULL },
 	{ "meeting_event", "dedup_key", "text", NULL },
+	{ "meeting_event", "occupant", "text", NULL },
+	{ "meeting_event", "scope", "text NOT NULL DEFAULT ''", NULL },
+	{ "meeting_event", "delta", "smallint NOT NULL DEFAULT 0", NULL },
+	{ "meeting_event", "event_time", "timestamptz NOT NULL", NULL },
+	{ "meeting_event", "reported_count", "integer", NULL },
+
+	/* what meeting.events held before the pipeline first wrote it (a
+	 * Reflector meeting's own events): kept in front of the new ones */
+	{ "meeting_event_base", "meeting_id", "text PRIMARY KEY", NULL },
+	{ "meeting_event_base", "events", "json NOT NULL", NULL },
+	{ "meeting_event_base", "captured_at",
+	    "timestamptz NOT NULL DEFAULT now()", NULL },
 
 	{ "jibri_pipeline_schema", "version", "integer PRIMARY KEY", NULL },
 	{ "jibri_pipeline_schema", "applied_at",

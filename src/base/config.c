@@ -4,6 +4,7 @@
 #include "base/fsutil.h"
 #include "base/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@ static const struct key keys[] = {
 	{ "LISTEN", "127.0.0.1:8080", false },
 	{ "API_TOKENS", NULL, true },
 	{ "EVENT_SYNC_TOKEN", NULL, true },
+	{ "EVENT_JOURNAL_MAX", "64MiB", false },
 	{ "LOG_FORMAT", "text", false },
 	{ "LOG_LEVEL", "info", false },
 };
@@ -377,6 +379,61 @@ parse_storage(struct raw *r, struct config *c)
 	free(def);
 }
 
+/* LISTEN: none, HOST:PORT, [IPV6]:PORT or :PORT (every address); the
+ * host is a numeric address or localhost (no name lookup at start). */
+static void
+parse_listen(struct raw *r, struct config *c)
+{
+	const char *v = get(r, "LISTEN"), *colon;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[64];
+	size_t hl;
+	long port;
+	char *end;
+
+	if (strcmp(v, "none") == 0)
+		return;
+	colon = strrchr(v, ':');
+	if (colon == NULL)
+		goto bad;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535)
+		goto bad;
+	hl = (size_t)(colon - v);
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (host[0] == '[') {
+		if (hl < 3 || host[hl - 1] != ']')
+			goto bad;
+		host[hl - 1] = '\0';
+		memmove(host, host + 1, hl - 1);
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			goto bad;
+		c->listen_family = AF_INET6;
+	} else if (hl == 0) {
+		c->listen_family = AF_UNSPEC;
+	} else if (strcmp(host, "localhost") == 0) {
+		strcpy(host, "127.0.0.1");
+		c->listen_family = AF_INET;
+	} else if (inet_pton(AF_INET, host, &a4) == 1) {
+		c->listen_family = AF_INET;
+	} else {
+		goto bad;
+	}
+	c->listen = xstrdup(v);
+	c->listen_host = xstrdup(host);
+	c->listen_port = (int)port;
+	return;
+bad:
+	msg_add(r->errors, "LISTEN: `%s' is not HOST:PORT, [IPV6]:PORT, :PORT "
+	    "or none (HOST a numeric address or localhost; PORT 1-65535)", v);
+}
+
 static void
 parse_outputs(struct raw *r, struct config *c)
 {
@@ -518,12 +575,15 @@ build(struct raw *r, struct config *c)
 		c->stable_seconds = n;
 
 	c->database_url = dup_or_null(get(r, "DATABASE_URL"));
-	v = get(r, "LISTEN");
-	c->listen = strcmp(v, "none") == 0 ? NULL : xstrdup(v);
-	if (c->listen != NULL && strrchr(c->listen, ':') == NULL)
-		msg_add(r->errors, "LISTEN: `%s' is not HOST:PORT (or none)", v);
+	parse_listen(r, c);
 	c->api_tokens = dup_or_null(get(r, "API_TOKENS"));
 	c->event_sync_token = dup_or_null(get(r, "EVENT_SYNC_TOKEN"));
+	v = get(r, "EVENT_JOURNAL_MAX");
+	if (util_parse_size(v, &size) < 0 || size < 4096)
+		msg_add(r->errors, "EVENT_JOURNAL_MAX: `%s' is not a size of at "
+		    "least 4KiB", v);
+	else
+		c->event_journal_max = size;
 
 	v = get(r, "LOG_FORMAT");
 	if (log_parse_format(v, &c->log_format) < 0)
@@ -617,6 +677,7 @@ config_free(struct config *c)
 	free_secret(c->aws_session_token);
 	free_secret(c->database_url);
 	free(c->listen);
+	free(c->listen_host);
 	free_secret(c->api_tokens);
 	free_secret(c->event_sync_token);
 	free(c->source);

@@ -55,9 +55,14 @@ struct config {
 	int64_t stable_seconds;
 
 	char *database_url;
-	char *listen;                  /* NULL when "none" */
+	char *listen;                  /* as given; NULL when "none" */
+	char *listen_host;             /* numeric address ("" every address) */
+	int listen_port;
+	int listen_family;             /* AF_INET, AF_INET6, AF_UNSPEC (any) */
 	char *api_tokens;
 	char *event_sync_token;
+	uint64_t event_journal_max;    /* bytes: events kept while the
+	                                  database is down */
 
 	enum log_format log_format;
 	enum log_level log_level;

@@ -146,21 +146,29 @@ new_job(struct intake *in, const char *path, const char *rel,
 
 int
 intake_file(struct intake *in, const char *path, const char *legacy_room,
-    const char *door)
+    const char *door, struct intake_result *res)
 {
+	struct intake_result scratch;
 	char err[700];
 	struct pin pin;
 	struct job *j;
 	const char *rel;
 
+	if (res == NULL)
+		res = &scratch;
+	memset(res, 0, sizeof(*res));
 	if (in->root == NULL || !fs_path_inside(in->root, path)) {
 		log_warn("not inside RECORDINGS_DIR: ignored", "path", path,
 		    "door", door);
+		snprintf(res->why, sizeof(res->why), in->root == NULL ?
+		    "RECORDINGS_DIR is missing" : "not inside RECORDINGS_DIR");
 		return -1;
 	}
 	if (!valid_utf8_json(path)) {
 		log_error("file name is not valid UTF-8: rename it to be "
 		    "processed", "path", path);
+		snprintf(res->why, sizeof(res->why), "the file name is not "
+		    "valid UTF-8");
 		return -1;
 	}
 	rel = path + strlen(in->root) + (strcmp(in->root, "/") != 0);
@@ -169,11 +177,14 @@ intake_file(struct intake *in, const char *path, const char *legacy_room,
 	if (pin_take(in->root, rel, &pin, err, sizeof(err)) < 0) {
 		log_warn("not a regular file reached without a symlink: ignored",
 		    "path", path, "door", door, "error", err);
+		(void)util_snprintf(res->why, sizeof(res->why), "not a regular "
+		    "file reached without a symlink: %s", err);
 		return -1;
 	}
 	pthread_mutex_lock(&in->tab->mu);
 	j = known_job(in->tab, rel, &pin);
 	if (j != NULL) {
+		memcpy(res->id, j->id, sizeof(res->id));
 		/* A quarantined file that changed since (Jibri's ffmpeg was
 		 * still writing when the watcher's quiet time ran out) is a new
 		 * recording to look at; anything else is a duplicate. */
@@ -207,8 +218,11 @@ intake_file(struct intake *in, const char *path, const char *legacy_room,
 		jobtab_remove(in->tab, j);
 		pthread_mutex_unlock(&in->tab->mu);
 		job_free(j);
+		snprintf(res->why, sizeof(res->why), "cannot save the job: %s",
+		    strerror(errno));
 		return -1;
 	}
+	memcpy(res->id, j->id, sizeof(res->id));
 	log_info("new recording", "id", j->id, "source", path, "door", door);
 	return 1;
 }
@@ -268,7 +282,7 @@ take(struct intake *in, const char *path, const char *room)
 {
 	if (in->taken != NULL)
 		in->taken(path, in->ctx);
-	intake_file(in, path, room, "finalize");
+	intake_file(in, path, room, "finalize", NULL);
 }
 
 int

@@ -27,12 +27,19 @@ struct intake {
 	void *ctx;
 };
 
+/* What became of an admission, for a door that answers someone. */
+struct intake_result {
+	char id[33];                /* the job's id (new or known) */
+	char why[600];              /* a refusal's reason */
+};
+
 /* Admit the media file at path (absolute, resolved) found through door
- * ("finalize", "watcher", ...), with the legacy ROOM argument or NULL.
- * Refusals are logged. 1 when a new job was made, 0 when the recording
- * was known (or probed again), -1 when refused. */
+ * ("finalize", "watcher", "http", ...), with the legacy ROOM argument or
+ * NULL. Refusals are logged. 1 when a new job was made, 0 when the
+ * recording was known (or probed again), -1 when refused; res (may be
+ * NULL) gets the job id or the reason. */
 int intake_file(struct intake *in, const char *path, const char *legacy_room,
-    const char *door);
+    const char *door, struct intake_result *res);
 
 /* Carry out one spool request (spool_each_request's callback shape):
  * a session directory, a file, or a retry. Always 0 (the request is

@@ -1,5 +1,7 @@
 /* worker.c -- the daemon: worker threads, dispatch, timers, signals (admission is intake.c). */
 #include "daemon/worker.h"
+#include "api/api.h"
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "daemon/intake.h"
@@ -53,6 +55,23 @@ struct daemon {
 	int64_t next_sweep;          /* monotonic ms */
 	int64_t watchdog_usec;
 	int64_t next_watchdog;
+
+	struct api *api;             /* the HTTP endpoint, or NULL */
+	/* recordings the endpoint hands over, admitted by the main thread
+	 * (which owns the watcher and RECORDINGS_DIR) */
+	pthread_mutex_t adm_mu;
+	pthread_cond_t adm_cv;
+	struct admission *adm_head;
+	bool doors_closed;
+};
+
+struct admission {
+	const char *path, *room;
+	char id[33];
+	char why[700];
+	int rc;
+	bool done;
+	struct admission *next;
 };
 
 static void
@@ -142,7 +161,7 @@ watcher_take(const char *path, void *ctx)
 {
 	struct daemon *d = ctx;
 
-	intake_file(&d->in, path, NULL, "watcher");
+	intake_file(&d->in, path, NULL, "watcher", NULL);
 }
 
 /* A request named path: the watcher need not wait for it any more. */
@@ -153,6 +172,145 @@ request_taken(const char *path, void *ctx)
 
 	if (d->watch != NULL)
 		watch_forget(d->watch, path);
+}
+
+/* The endpoint's door (any thread): hand path to the main thread and
+ * wait for its answer. */
+static int
+http_admit(void *ctx, const char *path, const char *room, char id[33],
+    char *why, size_t whylen)
+{
+	struct daemon *d = ctx;
+	struct admission a = { .path = path, .room = room };
+
+	pthread_mutex_lock(&d->adm_mu);
+	if (d->doors_closed) {
+		pthread_mutex_unlock(&d->adm_mu);
+		return 1;
+	}
+	a.next = d->adm_head;
+	d->adm_head = &a;
+	wake_main(d);
+	while (!a.done)
+		pthread_cond_wait(&d->adm_cv, &d->adm_mu);
+	pthread_mutex_unlock(&d->adm_mu);
+	if (a.rc == 0)
+		memcpy(id, a.id, sizeof(a.id));
+	else
+		snprintf(why, whylen, "%s", a.why);
+	return a.rc;
+}
+
+/* The part of path below RECORDINGS_DIR, named either as configured
+ * (which may itself be a symlink, e.g. to a data disk) or resolved;
+ * NULL when path is not below it or climbs out with "..". */
+static const char *
+below_recordings(struct daemon *d, const char *path)
+{
+	const char *dirs[2] = { d->root, d->cfg->recordings_dir }, *rel, *p;
+	size_t i, n;
+
+	for (i = 0; i < 2; i++) {
+		n = strlen(dirs[i]);
+		while (n > 1 && dirs[i][n - 1] == '/')
+			n--;
+		if (strncmp(path, dirs[i], n) != 0 || path[n] != '/')
+			continue;
+		rel = path + n;
+		while (*rel == '/')
+			rel++;
+		for (p = rel; *p != '\0'; p += strcspn(p, "/"), p += *p == '/')
+			if (strncmp(p, "..", 2) == 0 && (p[2] == '/' ||
+			    p[2] == '\0'))
+				return NULL;
+		return *rel != '\0' ? rel : NULL;
+	}
+	return NULL;
+}
+
+/* Admit one recording the endpoint named, as jibri-finalize FILE ROOM
+ * would have it admitted; but the path must name it below
+ * RECORDINGS_DIR without a symlink (intake's pin refuses one). Main
+ * thread. */
+static void
+admit_one(struct daemon *d, struct admission *a)
+{
+	struct intake_result res;
+	const char *rel;
+	char *real;
+
+	a->rc = -1;
+	if (d->root == NULL) {
+		(void)util_snprintf(a->why, sizeof(a->why), "recording_file: "
+		    "RECORDINGS_DIR (%s) is missing", d->cfg->recordings_dir);
+		return;
+	}
+	if (a->path[0] != '/' || (rel = below_recordings(d, a->path)) == NULL) {
+		(void)util_snprintf(a->why, sizeof(a->why), "recording_file: "
+		    "`%s' is not a file inside RECORDINGS_DIR (%s)", a->path,
+		    d->cfg->recordings_dir);
+		return;
+	}
+	real = xasprintf("%s%s%s", d->root, strcmp(d->root, "/") ? "/" : "",
+	    rel);
+	request_taken(real, d);
+	if (intake_file(&d->in, real, a->room, "http", &res) < 0) {
+		(void)util_snprintf(a->why, sizeof(a->why), "recording_file: "
+		    "`%s': %s", a->path, res.why);
+		free(real);
+		return;
+	}
+	free(real);
+	memcpy(a->id, res.id, sizeof(a->id));
+	a->rc = 0;
+}
+
+static void
+take_admissions(struct daemon *d)
+{
+	struct admission *list, *a, *rev = NULL;
+
+	pthread_mutex_lock(&d->adm_mu);
+	list = d->adm_head;
+	d->adm_head = NULL;
+	pthread_mutex_unlock(&d->adm_mu);
+	if (list == NULL)
+		return;
+	/* oldest first */
+	while (list != NULL) {
+		a = list;
+		list = list->next;
+		a->next = rev;
+		rev = a;
+	}
+	for (a = rev; a != NULL; a = a->next)
+		admit_one(d, a);
+	pthread_mutex_lock(&d->adm_mu);
+	for (a = rev; a != NULL; ) {
+		struct admission *next = a->next;
+		a->done = true;
+		a = next;
+	}
+	pthread_cond_broadcast(&d->adm_cv);
+	pthread_mutex_unlock(&d->adm_mu);
+}
+
+/* No more admissions: the waiting ones are answered "stopping". */
+static void
+close_doors(struct daemon *d)
+{
+	struct admission *a, *next;
+
+	pthread_mutex_lock(&d->adm_mu);
+	d->doors_closed = true;
+	for (a = d->adm_head; a != NULL; a = next) {
+		next = a->next;
+		a->rc = 1;
+		a->done = true;
+	}
+	d->adm_head = NULL;
+	pthread_cond_broadcast(&d->adm_cv);
+	pthread_mutex_unlock(&d->adm_mu);
 }
 
 static void
@@ -282,6 +440,7 @@ reload(struct daemon *d)
 	if (strcmp(old->recordings_dir, cfg->recordings_dir) != 0 ||
 	    old->stable_seconds != cfg->stable_seconds)
 		open_watch(d);
+	api_reload(d->api, cfg);
 	config_unref(old);
 	log_info("configuration reloaded", "source", cfg->source);
 }
@@ -337,6 +496,7 @@ bad_job(const char *path, const char *why, void *ctx)
 static int
 setup(struct daemon *d, struct config *cfg, const char *config_path)
 {
+	struct api_doors doors;
 	char err[512];
 	sigset_t mask;
 	int i;
@@ -351,6 +511,8 @@ setup(struct daemon *d, struct config *cfg, const char *config_path)
 	d->in = (struct intake){ .tab = &d->tab, .sp = &d->sp,
 	    .taken = request_taken, .ctx = d };
 	atomic_init(&d->stopping, false);
+	pthread_mutex_init(&d->adm_mu, NULL);
+	pthread_cond_init(&d->adm_cv, NULL);
 
 	if (spool_open(&d->sp, cfg->state_dir, err, sizeof(err)) < 0 ||
 	    spool_lock(&d->sp, err, sizeof(err)) < 0) {
@@ -387,6 +549,12 @@ setup(struct daemon *d, struct config *cfg, const char *config_path)
 		}
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d->watchdog_usec = (int64_t)usec;
+	doors = (struct api_doors){ .admit = http_admit, .ctx = d };
+	d->api = api_start(cfg, &doors, err, sizeof(err));
+	if (d->api == NULL) {
+		log_error("cannot start", "error", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -396,6 +564,10 @@ teardown(struct daemon *d)
 	size_t i;
 	int t;
 
+	/* the endpoint first: what it accepted is answered and stored */
+	close_doors(d);
+	api_stop(d->api);
+	d->api = NULL;
 	atomic_store(&d->stopping, true);
 	pthread_mutex_lock(&d->tab.mu);
 	pthread_cond_broadcast(&d->cv);
@@ -422,6 +594,8 @@ teardown(struct daemon *d)
 	config_unref(d->cfg);
 	jobtab_destroy(&d->tab);
 	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->adm_mu);
+	pthread_cond_destroy(&d->adm_cv);
 }
 
 static void
@@ -519,6 +693,7 @@ worker_main(struct config *cfg, const char *config_path)
 		}
 		if (pfd[1].revents & POLLIN)
 			drain(d.wakefd);
+		take_admissions(&d);
 		if (pfd[2].revents & POLLIN) {
 			drain(d.infd);
 			take_requests(&d);

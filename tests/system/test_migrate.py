@@ -60,8 +60,18 @@ COLUMNS = {
         "meeting_id": ("text", "NO", None),
         "received_at": ("timestamp with time zone", "NO", "now()"),
         "type": ("text", "NO", None),
-        "data": ("jsonb", "NO", None),
+        "event": ("json", "NO", None),
         "dedup_key": ("text", "YES", None),
+        "occupant": ("text", "YES", None),
+        "scope": ("text", "NO", "''::text"),
+        "delta": ("smallint", "NO", "0"),
+        "event_time": ("timestamp with time zone", "NO", None),
+        "reported_count": ("integer", "YES", None),
+    },
+    "meeting_event_base": {
+        "meeting_id": ("text", "NO", None),
+        "events": ("json", "NO", None),
+        "captured_at": ("timestamp with time zone", "NO", "now()"),
     },
     "jibri_pipeline_schema": {
         "version": ("integer", "NO", None),
@@ -202,12 +212,13 @@ class MigrateCase(PipelineCase):
         self.assertEqual(self.sql(
             "SELECT version FROM jibri_pipeline_schema"), [[str(VERSION)]])
         # meeting_event: a dedup key once per meeting, NULL any number
-        self.sql("INSERT INTO meeting_event (meeting_id, type, data, "
-                 "dedup_key) VALUES ('m', 'x', '{}', 'k'), ('m', 'x', '{}', "
-                 "NULL), ('m', 'x', '{}', NULL), ('n', 'x', '{}', 'k')")
+        cols = "INSERT INTO meeting_event (meeting_id, type, event, " \
+            "dedup_key, event_time) VALUES "
+        self.sql(cols + "('m', 'x', '{}', 'k', now()), ('m', 'x', '{}', "
+                 "NULL, now()), ('m', 'x', '{}', NULL, now()), "
+                 "('n', 'x', '{}', 'k', now())")
         with self.assertRaisesRegex(pg.PGError, "duplicate key"):
-            self.sql("INSERT INTO meeting_event (meeting_id, type, data, "
-                     "dedup_key) VALUES ('m', 'y', '{}', 'k')")
+            self.sql(cols + "('m', 'y', '{}', 'k', now())")
         self.assertEqual(self.sql("SELECT count(*) FROM meeting_event"),
                          [["4"]])
         indexes = {r[0] for r in self.sql(
@@ -293,7 +304,7 @@ class MigrateCase(PipelineCase):
                 [[str(VERSION)]])
             self.assertEqual(cluster.rows(
                 "SELECT count(*) FROM information_schema.tables WHERE "
-                "table_schema = current_schema()", url=url), [["5"]])
+                "table_schema = current_schema()", url=url), [["6"]])
 
     # (e) the errors
     def test_no_database_url(self):

@@ -6,6 +6,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -214,8 +215,16 @@ static const struct key_case {
 	    "postgres://db/rec", 0 },
 	{ "LISTEN", "0.0.0.0:9000", F(listen), STR, "0.0.0.0:9000", 0 },
 	{ "LISTEN", "none", F(listen), STR_NULL, NULL, 0 },
+	{ "LISTEN", "0.0.0.0:9000", F(listen_host), STR, "0.0.0.0", 0 },
+	{ "LISTEN", "0.0.0.0:9000", F(listen_port), INT, NULL, 9000 },
+	{ "LISTEN", "[::1]:8081", F(listen_host), STR, "::1", 0 },
+	{ "LISTEN", "[::1]:8081", F(listen_family), INT, NULL, AF_INET6 },
+	{ "LISTEN", ":8082", F(listen_host), STR, "", 0 },
+	{ "LISTEN", "localhost:8083", F(listen_port), INT, NULL, 8083 },
 	{ "API_TOKENS", "t1,t2", F(api_tokens), STR, "t1,t2", 0 },
 	{ "EVENT_SYNC_TOKEN", "sync", F(event_sync_token), STR, "sync", 0 },
+	{ "EVENT_JOURNAL_MAX", "1MiB", F(event_journal_max), U64, NULL,
+	    1 << 20 },
 	{ "LOG_FORMAT", "json", F(log_format), ENUM, NULL, LOG_FORMAT_JSON },
 	{ "LOG_LEVEL", "debug", F(log_level), ENUM, NULL, LOG_LEVEL_DEBUG },
 	{ "LOG_LEVEL", "error", F(log_level), ENUM, NULL, LOG_LEVEL_ERROR },
@@ -501,8 +510,10 @@ every_problem_named(void)
 	setenv("S3_PATH_STYLE", "maybe", 1);
 	setenv("JITSI_JWT_SECRET", "short", 1);
 	setenv("JITSI_WEBHOOK_SECRET_FILE", "/nonexistent/secret", 1);
+	setenv("EVENT_JOURNAL_MAX", "12", 1);
 	c = config_load(NULL, &e, &w);
 	CHECK(c == NULL);
+	CHECK(has_msg(&e, "EVENT_JOURNAL_MAX: `12'"));
 	CHECK(has_msg(&e, "WORKERS: `zero'"));
 	CHECK(has_msg(&e, "S3_PART_SIZE: `1M'"));
 	CHECK(has_msg(&e, "KEEP_LOCAL: `forever'"));
@@ -516,6 +527,35 @@ every_problem_named(void)
 	CHECK(e.n >= 9);
 	config_msgs_free(&e);
 	config_msgs_free(&w);
+}
+
+/* LISTEN: what is not HOST:PORT with a numeric host and a port in range
+ * is named, never looked up. */
+static void
+listen_refused(void)
+{
+	static const char *bad[] = { "8080", "127.0.0.1", "127.0.0.1:",
+	    "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:80x",
+	    "example.org:80", "[::1:80", "[nope]:80", "::1:80", "1.2.3:80" };
+	struct config_msgs e = { 0 }, w = { 0 };
+	struct config *c;
+	char want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fresh_env();
+		setenv("WEBHOOK_URL", "none", 1);
+		setenv("LISTEN", bad[i], 1);
+		c = config_load(NULL, &e, &w);
+		CHECK(c == NULL);
+		snprintf(want, sizeof(want), "LISTEN: `%s'", bad[i]);
+		if (!has_msg(&e, want))
+			fprintf(stderr, "  LISTEN=%s not refused\n", bad[i]);
+		CHECK(has_msg(&e, want));
+		config_free(c);
+		config_msgs_free(&e);
+		config_msgs_free(&w);
+	}
 }
 
 static void
@@ -792,7 +832,7 @@ main(void)
 		T(parse_line_forms), T(defaults), T(every_key_read),
 		T(every_key_has_a_case), T(config_file_from_environment),
 		T(file_env_and_secret_file),
-		T(every_problem_named), T(webhook_needs_secret), T(s3_url),
+		T(every_problem_named), T(listen_refused), T(webhook_needs_secret), T(s3_url),
 		T(numbers), T(iso_and_backoff), T(keep_local_needs_mp4),
 		T(env_text_wiped_whole), T(secret_file_symlink_fifo),
 		T(read_file_refuses_fifo), T(urls_redacted_in_messages),

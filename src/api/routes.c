@@ -1,0 +1,499 @@
+/* routes.c -- the endpoint's routes: who may call them, what they take, what they answer. */
+#include "api/api.h"
+
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "api/event.h"
+#include "api/http.h"
+#include "api/ingest.h"
+#include "api/pool.h"
+#include "api/tally.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define POOL_SIZE 4
+
+struct api {
+	struct http_server *http;
+	struct ingest *ingest;       /* NULL without DATABASE_URL */
+	struct pool *pool;           /* the API's reads; NULL without */
+	struct api_doors doors;
+	pthread_mutex_t mu;          /* guards cfg */
+	struct config *cfg;
+	char *incoming;              /* the spool's incoming/ */
+};
+
+enum route_kind {
+	R_HEALTH,
+	R_EVENTS,
+	R_SYNC,
+	R_RECORDING,
+	R_MEETING,
+};
+
+static const struct route {
+	const char *method;
+	const char *path;            /* "{id}": one segment */
+	enum route_kind kind;
+	enum event_shape shape;      /* R_EVENTS, R_SYNC */
+} routes[] = {
+	{ "GET", "/v1/jitsi/health", R_HEALTH, 0 },
+	{ "POST", "/v1/jitsi/events", R_EVENTS, EVENT_SEED },
+	{ "POST", "/v1/jitsi/event-sync/events/room/created", R_SYNC,
+	    EVENT_ROOM_CREATED },
+	{ "POST", "/v1/jitsi/event-sync/events/room/destroyed", R_SYNC,
+	    EVENT_ROOM_DESTROYED },
+	{ "POST", "/v1/jitsi/event-sync/events/occupant/joined", R_SYNC,
+	    EVENT_OCCUPANT_JOINED },
+	{ "POST", "/v1/jitsi/event-sync/events/occupant/left", R_SYNC,
+	    EVENT_OCCUPANT_LEFT },
+	{ "POST", "/v1/jibri/recording-complete", R_RECORDING, 0 },
+	{ "GET", "/v1/meetings/{id}", R_MEETING, 0 },
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+#define BAD_SIGNATURE "Invalid webhook signature"
+
+/* ---- configuration of the moment ---------------------------------------- */
+
+static struct config *
+cfg_get(struct api *a)
+{
+	struct config *c;
+
+	pthread_mutex_lock(&a->mu);
+	c = config_ref(a->cfg);
+	pthread_mutex_unlock(&a->mu);
+	return c;
+}
+
+void
+api_reload(struct api *a, struct config *cfg)
+{
+	struct config *old;
+
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	old = a->cfg;
+	a->cfg = config_ref(cfg);
+	pthread_mutex_unlock(&a->mu);
+	config_unref(old);
+}
+
+/* ---- matching ----------------------------------------------------------- */
+
+/* Whether path fits pattern; the {id} segment into id (idlen bytes). */
+static bool
+path_matches(const char *pattern, const char *path, char *id, size_t idlen)
+{
+	const char *brace = strstr(pattern, "{id}");
+	size_t pre, seg;
+
+	if (brace == NULL)
+		return strcmp(pattern, path) == 0;
+	pre = (size_t)(brace - pattern);
+	if (strncmp(pattern, path, pre) != 0)
+		return false;
+	seg = strcspn(path + pre, "/");
+	if (seg == 0 || seg >= idlen || path[pre + seg] != '\0')
+		return false;
+	memcpy(id, path + pre, seg);
+	id[seg] = '\0';
+	return true;
+}
+
+/* ---- who may call ------------------------------------------------------- */
+
+/* X-Jitsi-Signature: hex HMAC-SHA256(JITSI_WEBHOOK_SECRET, the exact
+ * body), checked in constant time before anything reads the body. */
+static bool
+signed_ok(struct http_req *rq, const struct config *cfg)
+{
+	const char *given = http_header(rq, "X-Jitsi-Signature");
+	char want[HASH_HEX_LEN];
+
+	/* exactly what the seed's openssl dgst prints: lower-case hex */
+	if (cfg->webhook_secret == NULL || given == NULL)
+		return false;
+	hash_hmac_sha256_hex(cfg->webhook_secret, strlen(cfg->webhook_secret),
+	    http_body(rq), http_body_len(rq), want);
+	return hash_equal_ct(want, given) != 0;
+}
+
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+static const char *
+bearer(struct http_req *rq)
+{
+	const char *h = http_header(rq, "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+/* Whether given is one of the comma-separated tokens in list; every
+ * token is compared (constant time each), whatever matched. */
+static bool
+token_in(const char *list, const char *given)
+{
+	char *copy, *tok, *save = NULL;
+	bool ok = false;
+
+	if (list == NULL || given == NULL)
+		return false;
+	copy = xstrdup(list);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		tok[strcspn(tok, " ")] = '\0';
+		if (*tok != '\0' && hash_equal_ct(tok, given))
+			ok = true;
+	}
+	explicit_bzero(copy, strlen(copy));
+	free(copy);
+	return ok;
+}
+
+/* ---- health ------------------------------------------------------------- */
+
+static void
+health(struct api *a, struct http_req *rq, const struct config *cfg)
+{
+	struct ingest_health h;
+	struct statvfs sv;
+	char ts[32];
+	const char *db = "not configured";
+	bool spool_ok, ok = true;
+	json_t *body;
+
+	spool_ok = access(a->incoming, W_OK) == 0 &&
+	    statvfs(a->incoming, &sv) == 0 && sv.f_bavail > 0;
+	ok = spool_ok;
+	util_iso8601_ms(util_now_ms(), ts);
+	body = json_pack("{s:s, s:s, s:s, s:b}", "status", "ok", "service",
+	    "jitsi-webhooks", "timestamp", ts, "webhook_secret_configured",
+	    cfg->webhook_secret != NULL);
+	if (a->ingest != NULL) {
+		ingest_health(a->ingest, &h);
+		db = h.db_up ? "ok" : "down";
+		ok = ok && h.db_up;
+	} else {
+		memset(&h, 0, sizeof(h));
+	}
+	json_object_set_new(body, "database", json_string(db));
+	json_object_set_new(body, "journal", json_pack("{s:I, s:I}", "events",
+	    (json_int_t)h.journal_lines, "bytes", (json_int_t)h.journal_bytes));
+	json_object_set_new(body, "spool", json_string(spool_ok ? "ok" :
+	    "down"));
+	if (!ok)
+		json_object_set_new(body, "status", json_string("degraded"));
+	http_reply(rq, ok ? 200 : 503, body, NULL);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void
+event_answered(struct ingest_item *it, void *ctx)
+{
+	struct http_req *rq = ctx;
+	const struct event *ev = &it->ev;
+	json_t *ok;
+
+	switch (it->status) {
+	case INGEST_STORED:
+	case INGEST_DUPLICATE:
+		ok = json_pack("{s:s, s:s, s:s}", "status", "ok", "event",
+		    ev->type, "room", ev->room);
+		if (it->status == INGEST_DUPLICATE)
+			json_object_set_new(ok, "duplicate", json_true());
+		http_reply(rq, 200, ok, NULL);
+		break;
+	case INGEST_JOURNALED:
+		http_reply(rq, 202, json_pack("{s:s, s:s, s:s, s:b}", "status",
+		    "accepted", "event", ev->type, "room", ev->room,
+		    "journaled", 1), NULL);
+		break;
+	case INGEST_NO_MEETING:
+		http_reply_detail(rq, 404, "Meeting not found");
+		break;
+	case INGEST_UNAVAILABLE:
+		http_reply_detail(rq, 503, it->detail);
+		break;
+	case INGEST_FAILED:
+		http_reply_detail(rq, 500, it->detail);
+		break;
+	}
+	ingest_item_free(it);
+}
+
+static void
+no_database(struct http_req *rq)
+{
+	http_reply_detail(rq, 503, "DATABASE_URL is not set: this endpoint "
+	    "stores events in PostgreSQL");
+}
+
+static void
+take_event(struct api *a, struct http_req *rq, const struct config *cfg,
+    const struct route *r)
+{
+	struct ingest_item *it;
+	char err[512];
+	bool allowed;
+
+	if (r->kind == R_EVENTS)
+		allowed = signed_ok(rq, cfg);
+	else
+		allowed = (cfg->event_sync_token != NULL &&
+		    token_in(cfg->event_sync_token, bearer(rq))) ||
+		    signed_ok(rq, cfg);
+	if (!allowed) {
+		http_reply_detail(rq, 401, BAD_SIGNATURE);
+		return;
+	}
+	it = ingest_item_new();
+	if (event_parse(r->shape, http_body(rq), http_body_len(rq),
+	    http_received_us(rq), r->kind == R_EVENTS ?
+	    http_header(rq, "Idempotency-Key") : NULL, &it->ev, err,
+	    sizeof(err)) < 0) {
+		ingest_item_free(it);
+		http_reply_detail(rq, 422, err);
+		return;
+	}
+	if (a->ingest == NULL) {
+		ingest_item_free(it);
+		no_database(rq);
+		return;
+	}
+	it->done = event_answered;
+	it->ctx = rq;
+	ingest_submit(a->ingest, it);
+}
+
+/* ---- recordings --------------------------------------------------------- */
+
+static void
+quietly(struct ingest_item *it, void *ctx)
+{
+	(void)ctx;
+	if (it->status == INGEST_FAILED || it->status == INGEST_UNAVAILABLE)
+		log_warn("recording_completed event not stored", "room",
+		    it->ev.room, "error", it->detail);
+	ingest_item_free(it);
+}
+
+static void
+recording_complete(struct api *a, struct http_req *rq,
+    const struct config *cfg)
+{
+	struct recording_complete rc;
+	struct ingest_item *it;
+	char err[512], why[700], id[33];
+	int r;
+
+	if (!signed_ok(rq, cfg)) {
+		http_reply_detail(rq, 401, BAD_SIGNATURE);
+		return;
+	}
+	if (event_parse_recording(http_body(rq), http_body_len(rq), &rc, err,
+	    sizeof(err)) < 0) {
+		http_reply_detail(rq, 422, err);
+		return;
+	}
+	why[0] = '\0';
+	r = a->doors.admit(a->doors.ctx, rc.recording_file, rc.room_name, id,
+	    why, sizeof(why));
+	if (r != 0) {
+		if (r > 0)
+			http_reply_detail(rq, 503, "shutting down: try again "
+			    "shortly");
+		else
+			http_reply_detail(rq, 422, why);
+		event_recording_free(&rc);
+		return;
+	}
+	http_reply(rq, 202, json_pack("{s:s, s:s}", "status", "queued",
+	    "job_id", id), NULL);
+	if (a->ingest != NULL && rc.room_name[0] != '\0') {
+		it = ingest_item_new();
+		event_from_recording(&rc, id, http_received_us(rq), &it->ev);
+		it->done = quietly;
+		ingest_submit(a->ingest, it);
+	}
+	event_recording_free(&rc);
+}
+
+/* ---- meetings ----------------------------------------------------------- */
+
+static void
+meeting(struct api *a, struct http_req *rq, const struct config *cfg,
+    const char *id)
+{
+	char err[1024], *json;
+	PGconn *conn;
+	int r;
+
+	if (cfg->api_tokens == NULL) {
+		http_reply_detail(rq, 401, "API_TOKENS is not set: the "
+		    "meetings API takes no requests");
+		return;
+	}
+	if (!token_in(cfg->api_tokens, bearer(rq))) {
+		http_reply_detail(rq, 401, "Invalid API token");
+		return;
+	}
+	if (a->pool == NULL) {
+		no_database(rq);
+		return;
+	}
+	if ((conn = pool_get(a->pool, err, sizeof(err))) == NULL) {
+		log_warn("meetings API: database unreachable", "error", err);
+		http_reply_detail(rq, 503, "the database is unreachable: try "
+		    "again shortly");
+		return;
+	}
+	r = tally_meeting_json(conn, id, &json, err, sizeof(err));
+	pool_put(a->pool, conn);
+	if (r < 0) {
+		log_warn("meetings API: cannot read a meeting", "error", err);
+		http_reply_detail(rq, 503, "the database could not answer: try "
+		    "again shortly");
+	} else if (r == 0) {
+		http_reply_detail(rq, 404, "Meeting not found");
+	} else {
+		http_reply_text(rq, 200, json);
+	}
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void
+not_allowed(struct http_req *rq, const char *path)
+{
+	char allow[64] = "", id[256];
+	size_t i;
+
+	for (i = 0; i < NROUTES; i++)
+		if (path_matches(routes[i].path, path, id, sizeof(id)) &&
+		    strstr(allow, routes[i].method) == NULL)
+			snprintf(allow + strlen(allow), sizeof(allow) -
+			    strlen(allow), "%s%s", allow[0] ? ", " : "",
+			    routes[i].method);
+	if (allow[0] == '\0') {
+		http_reply_detail(rq, 404, "Not found");
+		return;
+	}
+	http_reply(rq, 405, json_pack("{s:s}", "detail", "Method not allowed"),
+	    allow);
+}
+
+static void
+dispatch(struct http_req *rq, void *ctx)
+{
+	struct api *a = ctx;
+	const struct route *r = NULL;
+	const char *method = http_method(rq), *path = http_path(rq);
+	struct config *cfg;
+	char id[256];
+	size_t i;
+
+	for (i = 0; i < NROUTES && r == NULL; i++)
+		if (strcmp(routes[i].method, method) == 0 &&
+		    path_matches(routes[i].path, path, id, sizeof(id)))
+			r = &routes[i];
+	if (r == NULL) {
+		not_allowed(rq, path);
+		return;
+	}
+	http_set_route(rq, r->path);
+	cfg = cfg_get(a);
+	switch (r->kind) {
+	case R_HEALTH:
+		health(a, rq, cfg);
+		break;
+	case R_EVENTS:
+	case R_SYNC:
+		take_event(a, rq, cfg, r);
+		break;
+	case R_RECORDING:
+		recording_complete(a, rq, cfg);
+		break;
+	case R_MEETING:
+		meeting(a, rq, cfg, id);
+		break;
+	}
+	config_unref(cfg);
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+struct api *
+api_start(struct config *cfg, const struct api_doors *doors, char *err,
+    size_t errlen)
+{
+	struct api *a = xcalloc(1, sizeof(*a));
+	struct ingest_options o;
+	char *journal, *rejected;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	pthread_mutex_init(&a->mu, NULL);
+	a->cfg = config_ref(cfg);
+	a->doors = *doors;
+	a->incoming = xasprintf("%s/incoming", cfg->state_dir);
+	if (cfg->listen == NULL)
+		return a;
+	if (cfg->database_url != NULL) {
+		journal = xasprintf("%s/events.journal", cfg->state_dir);
+		rejected = xasprintf("%s/events.rejected", cfg->state_dir);
+		o = (struct ingest_options){ .database_url = cfg->database_url,
+		    .journal_path = journal, .rejected_path = rejected,
+		    .journal_max = cfg->event_journal_max };
+		a->ingest = ingest_start(&o, err, errlen);
+		free(journal);
+		free(rejected);
+		if (a->ingest == NULL) {
+			api_stop(a);
+			return NULL;
+		}
+		a->pool = pool_new(cfg->database_url, POOL_SIZE);
+	}
+	/* a thread per core, two at least: answers wait for the database
+	 * suspended, not on a thread */
+	a->http = http_start(cfg->listen_host, cfg->listen_port,
+	    cfg->listen_family, cores < 2 ? 2 : cores > 8 ? 8 : (int)cores,
+	    dispatch, a, err, errlen);
+	if (a->http == NULL) {
+		api_stop(a);
+		return NULL;
+	}
+	log_info("HTTP endpoint listening", "listen", cfg->listen, "events",
+	    a->ingest != NULL ? "PostgreSQL" : "off (no DATABASE_URL)");
+	return a;
+}
+
+void
+api_stop(struct api *a)
+{
+	if (a == NULL)
+		return;
+	/* the answers in flight first: they wait on the writer, which is
+	 * still running */
+	http_stop(a->http);
+	ingest_stop(a->ingest);
+	pool_free(a->pool);
+	config_unref(a->cfg);
+	pthread_mutex_destroy(&a->mu);
+	free(a->incoming);
+	free(a);
+}
