@@ -283,13 +283,31 @@ take_event(struct api *a, struct http_req *rq, const struct config *cfg,
 
 /* ---- recordings --------------------------------------------------------- */
 
+/* The recording is queued whatever becomes of its event; the answer waits
+ * for the event (stored, journaled, or no meeting) so that a client that
+ * reads the meeting after the 202 sees it. */
+struct queued {
+	struct http_req *rq;
+	char job_id[33];
+};
+
 static void
-quietly(struct ingest_item *it, void *ctx)
+reply_queued(struct http_req *rq, const char *job_id)
 {
-	(void)ctx;
+	http_reply(rq, 202, json_pack("{s:s, s:s}", "status", "queued",
+	    "job_id", job_id), NULL);
+}
+
+static void
+recording_answered(struct ingest_item *it, void *ctx)
+{
+	struct queued *q = ctx;
+
 	if (it->status == INGEST_FAILED || it->status == INGEST_UNAVAILABLE)
 		log_warn("recording_completed event not stored", "room",
 		    it->ev.room, "error", it->detail);
+	reply_queued(q->rq, q->job_id);
+	free(q);
 	ingest_item_free(it);
 }
 
@@ -299,6 +317,7 @@ recording_complete(struct api *a, struct http_req *rq,
 {
 	struct recording_complete rc;
 	struct ingest_item *it;
+	struct queued *q;
 	char err[512], why[700], id[33];
 	int r;
 
@@ -323,14 +342,19 @@ recording_complete(struct api *a, struct http_req *rq,
 		event_recording_free(&rc);
 		return;
 	}
-	http_reply(rq, 202, json_pack("{s:s, s:s}", "status", "queued",
-	    "job_id", id), NULL);
-	if (a->ingest != NULL && rc.room_name[0] != '\0') {
-		it = ingest_item_new();
-		event_from_recording(&rc, id, http_received_us(rq), &it->ev);
-		it->done = quietly;
-		ingest_submit(a->ingest, it);
+	if (a->ingest == NULL || rc.room_name[0] == '\0' ||
+	    (q = calloc(1, sizeof(*q))) == NULL) {
+		reply_queued(rq, id);
+		event_recording_free(&rc);
+		return;
 	}
+	q->rq = rq;
+	memcpy(q->job_id, id, sizeof(q->job_id));
+	it = ingest_item_new();
+	event_from_recording(&rc, id, http_received_us(rq), &it->ev);
+	it->done = recording_answered;
+	it->ctx = q;
+	ingest_submit(a->ingest, it);
 	event_recording_free(&rc);
 }
 

@@ -19,7 +19,9 @@
  * by the event's own time (a left wins a tie with a joined), is a
  * joined later than that room's last destroy. Someone in two rooms at
  * once (a breakout join that overtook the main room's left) counts
- * once. Arrival order and duplicates change nothing.
+ * once. Arrival order and duplicates change nothing. One pass over
+ * the meeting's rows (the destroys are grouped once, not looked up per
+ * occupant: that was quadratic).
  *
  * TALLY_REPORTED_SQL: Prosody's own active_occupants_count in the newest
  * event (by event time) that carried one, or NULL.
@@ -36,13 +38,13 @@
 #define TALLY_COUNT_SQL \
 	"(SELECT count(DISTINCT last.occupant)::integer FROM (SELECT " \
 	"DISTINCT ON (o.scope, o.occupant) o.scope, o.occupant, o.delta, " \
-	"o.event_time FROM meeting_event o " \
-	"WHERE o.meeting_id = $1 AND o.occupant IS NOT NULL AND o.delta <> 0 " \
-	"ORDER BY o.scope, o.occupant, o.event_time DESC, o.delta ASC) last " \
-	"WHERE last.delta = 1 AND last.event_time > coalesce((SELECT " \
-	"max(d.event_time) FROM meeting_event d WHERE d.meeting_id = $1 AND " \
-	"d.type = 'muc-room-destroyed' AND d.scope = last.scope), " \
-	"'-infinity'::timestamptz))"
+	"o.event_time FROM meeting_event o WHERE o.meeting_id = $1 AND " \
+	"o.occupant IS NOT NULL AND o.delta <> 0 ORDER BY o.scope, " \
+	"o.occupant, o.event_time DESC, o.delta ASC) last LEFT JOIN (SELECT " \
+	"d.scope, max(d.event_time) AS t FROM meeting_event d WHERE " \
+	"d.meeting_id = $1 AND d.type = 'muc-room-destroyed' GROUP BY " \
+	"d.scope) gone ON gone.scope = last.scope WHERE last.delta = 1 AND " \
+	"(gone.t IS NULL OR last.event_time > gone.t))"
 
 #define TALLY_REPORTED_SQL \
 	"(SELECT r.reported_count FROM meeting_event r WHERE r.meeting_id = " \
@@ -58,7 +60,8 @@ int tally_rollup(PGconn *conn, const char *id, char *err, size_t errlen);
 
 /* The meeting id as GET /v1/meetings/{id} shows it: its row's columns,
  * with events and num_clients computed now, and Prosody's last
- * active_occupants_count as active_occupants_reported. 1 with *json (a
+ * active_occupants_count as active_occupants_reported, and its
+ * recordings (the recording rows linked to it). 1 with *json (a
  * JSON object, newly allocated), 0 when there is no such meeting, -1 with
  * err. */
 int tally_meeting_json(PGconn *conn, const char *id, char **json, char *err,

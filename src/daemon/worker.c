@@ -411,6 +411,12 @@ sweep(struct daemon *d)
 	free(due);
 }
 
+static bool
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -432,6 +438,11 @@ reload(struct daemon *d)
 		    "state_dir", d->cfg->state_dir);
 	if (cfg->workers != d->cfg->workers)
 		log_warn("WORKERS changes need a restart");
+	if (!same_str(cfg->listen, d->cfg->listen) ||
+	    !same_str(cfg->database_url, d->cfg->database_url))
+		log_warn("LISTEN and DATABASE_URL changes need a restart; the "
+		    "endpoint keeps the old ones (tokens and secrets are "
+		    "reloaded)");
 	pthread_mutex_lock(&d->tab.mu);
 	old = d->cfg;
 	d->cfg = cfg;

@@ -4,6 +4,7 @@ rooms, unicode and hostile names, retried copies, events out of order,
 rooms destroyed and created again; num_clients after every step, at once
 in GET /v1/meetings/{id} and by SQL within 1 s; bearer, signature, none."""
 import json
+import signal
 import unittest
 
 import api
@@ -276,6 +277,29 @@ class EventSync(ApiCase):
                          str(len(rooms) + 1))
 
     # ---- auth, rooms, routes -------------------------------------------------
+    def test_token_reload(self):
+        """SIGHUP (systemctl reload) takes a new EVENT_SYNC_TOKEN from the
+        env file: the old one is refused at once, the new one taken, the
+        daemon and its connections stay."""
+        for d in self.daemons:
+            d.stop()
+        with open(self.config_file, "w") as f:
+            f.write("EVENT_SYNC_TOKEN=old-token-1\n")
+        d = self.start_daemon(EVENT_SYNC_TOKEN=None)
+        pid = d.pid
+        self.post(sync_joined(self.room, self.rjid, self.occ(1, T), 1), 1,
+                  token="old-token-1")
+        with open(self.config_file, "w") as f:
+            f.write("EVENT_SYNC_TOKEN=new-token-2\n")
+        d.signal(signal.SIGHUP)
+        self.wait_until(lambda: "configuration reloaded" in d.log(), 10,
+                        "the reload")
+        body = sync_joined(self.room, self.rjid, self.occ(2, T), 2)
+        self.assert_error(self.api.post_sync(body, token="old-token-1"), 401)
+        self.post(body, 2, token="new-token-2")
+        self.assertEqual(d.pid, pid)
+        self.assertTrue(d.alive())
+
     def test_auth(self):
         a = self.occ(1, T)
         body = sync_joined(self.room, self.rjid, a, 1)
