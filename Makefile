@@ -31,13 +31,13 @@ endif
 #   media/   libav* (headers only: loaded at run time, src/media/avlib.c)
 #   store/   libcurl
 #   daemon/  what it drives, libsystemd
-#   api/     libmicrohttpd, libpq (later libjwt)
+#   api/     libmicrohttpd, libpq, libjwt
 BASE_PKGS := openssl jansson
 MEDIA_PKGS := $(BASE_PKGS) libavformat libavcodec libavutil
 STORE_PKGS := $(BASE_PKGS) libcurl
 DAEMON_PKGS := $(MEDIA_PKGS) libcurl libsystemd
-API_PKGS := $(BASE_PKGS) libpq libmicrohttpd
-PKGS := $(DAEMON_PKGS) libpq libmicrohttpd
+API_PKGS := $(BASE_PKGS) libpq libmicrohttpd libjwt
+PKGS := $(DAEMON_PKGS) libpq libmicrohttpd libjwt
 
 CC ?= cc
 CFLAGS ?= -O2 -g

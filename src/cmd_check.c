@@ -300,6 +300,14 @@ check_main(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	problems += check_service_user(cfg, user, asked);
+	/* not errors: a recording host needs neither; a short secret is
+	 * already warned about by config_load */
+	if (cfg->jwt_secret == NULL)
+		fprintf(stderr, "warning: JITSI_JWT_SECRET: not set: meetings "
+		    "and room tokens are off (set it to Prosody's app_secret)\n");
+	if (cfg->jitsi_domain == NULL)
+		fprintf(stderr, "warning: JITSI_DOMAIN: not set: meetings and "
+		    "room tokens are off (set it to the Jitsi host name)\n");
 	errno = 0;
 	if (stat(cfg->recordings_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		fprintf(stderr, "error: RECORDINGS_DIR: `%s': %s\n",

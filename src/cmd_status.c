@@ -1,8 +1,8 @@
 /* cmd_status.c -- jibri-pipeline status: the queue, read from the job files (works with the daemon stopped). */
 #include "base/config.h"
 #include "base/util.h"
-#include "store/store.h"
 #include "daemon/job.h"
+#include "daemon/jobview.h"
 #include "daemon/spool.h"
 #include "commands.h"
 
@@ -127,81 +127,6 @@ by_created(const void *a, const void *b)
 	return strcmp(cx ? cx : "", cy ? cy : "");
 }
 
-/* How far storing got: outputs stored, and for a multipart upload in
- * progress (store_resume, read through store_progress) its parts. */
-static json_t *
-progress(struct job *j)
-{
-	json_int_t stored = 0, made = 0;
-	json_t *p;
-	int o;
-
-	for (o = 0; o < JOB_NOUT; o++) {
-		stored += j->objects[o].stored;
-		made += j->outputs[o].made;
-	}
-	p = json_pack("{s:I, s:I}", "outputs_stored", stored, "outputs_total",
-	    made);
-	for (o = 0; o < JOB_NOUT; o++) {
-		int64_t done, total;
-
-		if (j->store_resume[o] == NULL ||
-		    store_progress(j->store_resume[o], &done, &total) < 0)
-			continue;
-		json_object_set_new(p, "uploading", json_pack("{s:s, s:I, s:I}",
-		    "output", job_outputs[o].name, "parts_done", (json_int_t)done,
-		    "parts_total", (json_int_t)total));
-	}
-	return p;
-}
-
-/* What status shows of a job (also the JSON of `status --json`). */
-static json_t *
-summary(struct job *j)
-{
-	json_t *doc = job_to_json(j), *s = json_object();
-	json_t *wh = json_object_get(doc, "webhook");
-	static const char *const keys[] = { "id", "state", "resume_step",
-		"room_name", "session_id", "source", "discovered_by", "attempts",
-		"last_error", "error", "result", "quarantined", "no_audio",
-		"created_at", "updated_at", "finished_at", "objects",
-		"source_deleted_at" };
-	char ts[UTIL_ISO_LEN];
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		json_t *v = json_object_get(doc, keys[i]);
-		if (v != NULL && !json_is_null(v))
-			json_object_set(s, keys[i], v);
-	}
-	for (i = 0; i < 2; i++) {
-		const char *k = i == 0 ? "last_error" : "error";
-		char *e;
-		if (!json_is_string(json_object_get(s, k)))
-			continue;
-		e = error_text(json_string_value(json_object_get(s, k)));
-		json_object_set_new(s, k, json_string(e));
-		free(e);
-	}
-	if (j->next_attempt_at > 0)
-		json_object_set_new(s, "next_attempt_at", json_string(
-		    util_iso8601_ms(j->next_attempt_at, ts)));
-	json_object_set_new(s, "progress", progress(j));
-	if (wh != NULL) {
-		json_t *w = json_object();
-		json_t *v;
-		if ((v = json_object_get(wh, "attempts")) != NULL)
-			json_object_set(w, "attempts", v);
-		if ((v = json_object_get(wh, "status")) != NULL)
-			json_object_set(w, "status", v);
-		if ((v = json_object_get(wh, "delivered_at")) != NULL)
-			json_object_set(w, "delivered_at", v);
-		json_object_set_new(s, "webhook", w);
-	}
-	json_decref(doc);
-	return s;
-}
-
 static void
 print_line(struct job *j)
 {
@@ -232,7 +157,9 @@ print_line(struct job *j)
 		    j->webhook.disabled || j->webhook.attempts == 0 ?
 		    "disabled" : "acknowledged");
 	else if (st == JOB_STORING) {
-		json_t *p = progress(j), *up = json_object_get(p, "uploading");
+		json_t *sum = jobview_summary(j);
+		json_t *p = json_object_get(sum, "progress");
+		json_t *up = json_object_get(p, "uploading");
 		snprintf(info, sizeof(info), "%lld/%lld outputs stored%s%s%s",
 		    (long long)json_integer_value(json_object_get(p,
 		    "outputs_stored")), (long long)json_integer_value(
@@ -245,7 +172,7 @@ print_line(struct job *j)
 			    json_object_get(up, "parts_done")),
 			    (long long)json_integer_value(json_object_get(up,
 			    "parts_total")));
-		json_decref(p);
+		json_decref(sum);
 	}
 	id = term_text(j->id, 12, true);
 	room = term_text(j->room_name ? j->room_name : "-", 24, true);
@@ -297,7 +224,7 @@ status_main(int argc, char **argv)
 		json_t *out = json_object(), *jobs = json_array(), *c = json_object();
 		char *text;
 		for (i = 0; i < l.n; i++)
-			json_array_append_new(jobs, summary(l.v[i]));
+			json_array_append_new(jobs, jobview_summary(l.v[i]));
 		for (i = 0; i <= JOB_QUARANTINED; i++)
 			json_object_set_new(c, job_state_name((enum job_state)i),
 			    json_integer((json_int_t)counts[i]));

@@ -16,6 +16,7 @@ int remux_main(int argc, char **argv);
 int sign_main(int argc, char **argv);
 int put_main(int argc, char **argv);
 int migrate_main(int argc, char **argv);
+int token_main(int argc, char **argv);
 
 /* Load the configuration for a subcommand; on errors print each one to
  * stderr and return NULL. Warnings are printed unless quiet. */

@@ -26,6 +26,8 @@ static const struct {
 	    "store FILE under KEY in the configured storage" },
 	{ "migrate", migrate_main, "migrate",
 	    "create the database tables that are missing (DATABASE_URL)" },
+	{ "token", token_main, "token --room R|--verify T",
+	    "print a Jitsi room token (JWT), or say why Prosody refuses one" },
 };
 
 static void

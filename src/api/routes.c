@@ -7,7 +7,9 @@
 #include "api/event.h"
 #include "api/http.h"
 #include "api/ingest.h"
+#include "api/ledger.h"
 #include "api/pool.h"
+#include "api/rooms.h"
 #include "api/tally.h"
 
 #include <pthread.h>
@@ -23,6 +25,7 @@ struct api {
 	struct http_server *http;
 	struct ingest *ingest;       /* NULL without DATABASE_URL */
 	struct pool *pool;           /* the API's reads; NULL without */
+	struct ledger *ledger;       /* the recording table; NULL without */
 	struct api_doors doors;
 	pthread_mutex_t mu;          /* guards cfg */
 	struct config *cfg;
@@ -35,6 +38,12 @@ enum route_kind {
 	R_SYNC,
 	R_RECORDING,
 	R_MEETING,
+	R_ROOMS,
+	R_ROOM_NEW,
+	R_ROOM,
+	R_ROOM_MEETING,
+	R_RECORDINGS,
+	R_RECORDING_ONE,
 };
 
 static const struct route {
@@ -55,6 +64,12 @@ static const struct route {
 	    EVENT_OCCUPANT_LEFT },
 	{ "POST", "/v1/jibri/recording-complete", R_RECORDING, 0 },
 	{ "GET", "/v1/meetings/{id}", R_MEETING, 0 },
+	{ "GET", "/v1/rooms", R_ROOMS, 0 },
+	{ "POST", "/v1/rooms", R_ROOM_NEW, 0 },
+	{ "GET", "/v1/rooms/{id}", R_ROOM, 0 },
+	{ "POST", "/v1/rooms/{id}/meeting", R_ROOM_MEETING, 0 },
+	{ "GET", "/v1/recordings", R_RECORDINGS, 0 },
+	{ "GET", "/v1/recordings/{id}", R_RECORDING_ONE, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -102,7 +117,7 @@ path_matches(const char *pattern, const char *path, char *id, size_t idlen)
 	if (strncmp(pattern, path, pre) != 0)
 		return false;
 	seg = strcspn(path + pre, "/");
-	if (seg == 0 || seg >= idlen || path[pre + seg] != '\0')
+	if (seg == 0 || seg >= idlen || strcmp(path + pre + seg, brace + 4))
 		return false;
 	memcpy(id, path + pre, seg);
 	id[seg] = '\0';
@@ -358,7 +373,42 @@ recording_complete(struct api *a, struct http_req *rq,
 	event_recording_free(&rc);
 }
 
-/* ---- meetings ----------------------------------------------------------- */
+/* ---- the API (bearer token) ---------------------------------------------- */
+
+/* Whether the caller holds one of API_TOKENS; answered 401 when not. */
+static bool
+api_caller(struct http_req *rq, const struct config *cfg)
+{
+	if (cfg->api_tokens == NULL) {
+		http_reply_detail(rq, 401, "API_TOKENS is not set: the "
+		    "rooms, meetings and recordings API takes no requests");
+		return false;
+	}
+	if (!token_in(cfg->api_tokens, bearer(rq))) {
+		http_reply_detail(rq, 401, "Invalid API token");
+		return false;
+	}
+	return true;
+}
+
+/* A connection for a caller already let in; NULL when answered 503. */
+static PGconn *
+api_conn(struct api *a, struct http_req *rq)
+{
+	char err[1024];
+	PGconn *conn;
+
+	if (a->pool == NULL) {
+		no_database(rq);
+		return NULL;
+	}
+	if ((conn = pool_get(a->pool, err, sizeof(err))) == NULL) {
+		log_warn("API: database unreachable", "error", err);
+		http_reply_detail(rq, 503, "the database is unreachable: try "
+		    "again shortly");
+	}
+	return conn;
+}
 
 static void
 meeting(struct api *a, struct http_req *rq, const struct config *cfg,
@@ -368,25 +418,8 @@ meeting(struct api *a, struct http_req *rq, const struct config *cfg,
 	PGconn *conn;
 	int r;
 
-	if (cfg->api_tokens == NULL) {
-		http_reply_detail(rq, 401, "API_TOKENS is not set: the "
-		    "meetings API takes no requests");
+	if (!api_caller(rq, cfg) || (conn = api_conn(a, rq)) == NULL)
 		return;
-	}
-	if (!token_in(cfg->api_tokens, bearer(rq))) {
-		http_reply_detail(rq, 401, "Invalid API token");
-		return;
-	}
-	if (a->pool == NULL) {
-		no_database(rq);
-		return;
-	}
-	if ((conn = pool_get(a->pool, err, sizeof(err))) == NULL) {
-		log_warn("meetings API: database unreachable", "error", err);
-		http_reply_detail(rq, 503, "the database is unreachable: try "
-		    "again shortly");
-		return;
-	}
 	r = tally_meeting_json(conn, id, &json, err, sizeof(err));
 	pool_put(a->pool, conn);
 	if (r < 0) {
@@ -398,6 +431,100 @@ meeting(struct api *a, struct http_req *rq, const struct config *cfg,
 	} else {
 		http_reply_text(rq, 200, json);
 	}
+}
+
+static void
+rooms(struct api *a, struct http_req *rq, const struct config *cfg,
+    enum route_kind kind, const char *name)
+{
+	struct rooms_answer ans = { 0 };
+	PGconn *conn;
+
+	if (!api_caller(rq, cfg))
+		return;
+	/* a meeting needs its secret and domain before the database */
+	if (kind == R_ROOM_MEETING && (cfg->jwt_secret == NULL ||
+	    cfg->jitsi_domain == NULL)) {
+		rooms_new_meeting(NULL, cfg, name, util_now_ms() * 1000, &ans);
+		http_reply_text(rq, ans.status, ans.json);
+		return;
+	}
+	if ((conn = api_conn(a, rq)) == NULL)
+		return;
+	switch (kind) {
+	case R_ROOMS:
+		rooms_list(conn, cfg, &ans);
+		break;
+	case R_ROOM_NEW:
+		rooms_create(conn, cfg, http_body(rq), http_body_len(rq), &ans);
+		break;
+	case R_ROOM:
+		rooms_get(conn, cfg, name, &ans);
+		break;
+	default:
+		rooms_new_meeting(conn, cfg, name, http_received_us(rq), &ans);
+		break;
+	}
+	pool_put(a->pool, conn);
+	http_reply_text(rq, ans.status, ans.json);
+}
+
+static void
+recordings(struct api *a, struct http_req *rq, const struct config *cfg,
+    const char *id)
+{
+	json_t *v;
+
+	if (!api_caller(rq, cfg))
+		return;
+	if (a->doors.recordings == NULL) {
+		http_reply_detail(rq, 503, "the pipeline is not running here");
+		return;
+	}
+	v = a->doors.recordings(a->doors.ctx, id);
+	if (id == NULL)
+		http_reply(rq, 200, json_pack("{s:o}", "recordings", v), NULL);
+	else if (v == NULL)
+		http_reply_detail(rq, 404, "Recording not found");
+	else
+		http_reply(rq, 200, v, NULL);
+}
+
+/* ---- the pipeline's side -------------------------------------------------- */
+
+static json_t *
+all_jobs(void *ctx)
+{
+	struct api *a = ctx;
+
+	return a->doors.recordings(a->doors.ctx, NULL);
+}
+
+void
+api_job_changed(struct api *a)
+{
+	if (a != NULL)
+		ledger_poke(a->ledger);
+}
+
+json_t *
+api_participants(struct api *a, const char *room, const char *meeting_url,
+    int64_t from, int64_t to)
+{
+	char err[1024];
+	PGconn *conn;
+	json_t *p;
+
+	if (a == NULL || a->pool == NULL ||
+	    (conn = pool_get(a->pool, err, sizeof(err))) == NULL)
+		return NULL;
+	p = ledger_participants(conn, room, meeting_url, from, to, err,
+	    sizeof(err));
+	pool_put(a->pool, conn);
+	if (p == NULL && err[0] != '\0')
+		log_warn("participants from events not read", "room", room,
+		    "error", err);
+	return p;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -456,6 +583,18 @@ dispatch(struct http_req *rq, void *ctx)
 	case R_MEETING:
 		meeting(a, rq, cfg, id);
 		break;
+	case R_ROOMS:
+	case R_ROOM_NEW:
+	case R_ROOM:
+	case R_ROOM_MEETING:
+		rooms(a, rq, cfg, r->kind, id);
+		break;
+	case R_RECORDINGS:
+		recordings(a, rq, cfg, NULL);
+		break;
+	case R_RECORDING_ONE:
+		recordings(a, rq, cfg, id);
+		break;
 	}
 	config_unref(cfg);
 }
@@ -475,6 +614,13 @@ api_start(struct config *cfg, const struct api_doors *doors, char *err,
 	a->cfg = config_ref(cfg);
 	a->doors = *doors;
 	a->incoming = xasprintf("%s/incoming", cfg->state_dir);
+	/* the recording table follows the jobs with the endpoint off too */
+	if (cfg->database_url != NULL) {
+		a->pool = pool_new(cfg->database_url, POOL_SIZE);
+		if (doors->recordings != NULL)
+			a->ledger = ledger_start(cfg->database_url, all_jobs,
+			    a);
+	}
 	if (cfg->listen == NULL)
 		return a;
 	if (cfg->database_url != NULL) {
@@ -490,7 +636,6 @@ api_start(struct config *cfg, const struct api_doors *doors, char *err,
 			api_stop(a);
 			return NULL;
 		}
-		a->pool = pool_new(cfg->database_url, POOL_SIZE);
 	}
 	/* a thread per core, two at least: answers wait for the database
 	 * suspended, not on a thread */
@@ -515,6 +660,7 @@ api_stop(struct api *a)
 	 * still running */
 	http_stop(a->http);
 	ingest_stop(a->ingest);
+	ledger_stop(a->ledger);
 	pool_free(a->pool);
 	config_unref(a->cfg);
 	pthread_mutex_destroy(&a->mu);

@@ -53,7 +53,11 @@ tally_meeting_json(PGconn *conn, const char *id, char **json, char *err,
 	*json = NULL;
 	if (db_exec(conn, "read the meeting",
 	    "SELECT to_json(m)::text, " TALLY_EVENTS_SQL "::text, "
-	    TALLY_COUNT_SQL ", " TALLY_REPORTED_SQL
+	    TALLY_COUNT_SQL ", " TALLY_REPORTED_SQL ", (SELECT coalesce("
+	    "json_agg(json_build_object('id', x.id, 'status', x.status, "
+	    "'bucket_name', x.bucket_name, 'object_key', x.object_key, "
+	    "'recorded_at', x.recorded_at) ORDER BY x.recorded_at, x.id), "
+	    "'[]'::json) FROM recording x WHERE x.meeting_id = m.id)::text"
 	    " FROM meeting m WHERE m.id = $1", 1, params, &r, err, errlen) < 0)
 		return -1;
 	if (PQntuples(r) == 0) {
@@ -74,6 +78,8 @@ tally_meeting_json(PGconn *conn, const char *id, char **json, char *err,
 	json_object_set_new(row, "active_occupants_reported",
 	    PQgetisnull(r, 0, 3) ? json_null() :
 	    json_integer(strtoll(PQgetvalue(r, 0, 3), NULL, 10)));
+	json_object_set_new(row, "recordings", json_loads(PQgetvalue(r, 0, 4),
+	    0, &je));
 	*json = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	rc = *json != NULL ? 1 : -1;
 	if (rc < 0)

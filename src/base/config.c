@@ -28,7 +28,7 @@ static const struct key keys[] = {
 	{ "JITSI_JWT_SECRET", NULL, true },
 	{ "JITSI_WEBHOOK_SECRET", NULL, true },
 	{ "JITSI_APP_ID", "reflector", false },
-	{ "JITSI_JWT_ISSUER", "reflector", false },
+	{ "JITSI_JWT_ISSUER", NULL, false },      /* JITSI_APP_ID's value */
 	{ "JITSI_JWT_AUDIENCE", "jitsi", false },
 	{ "JWT_TTL", "8h", false },
 	{ "REFLECTOR_API_URL", "http://localhost:1250", false },
@@ -497,7 +497,11 @@ build(struct raw *r, struct config *c)
 	c->jwt_secret = dup_or_null(get(r, "JITSI_JWT_SECRET"));
 	c->webhook_secret = dup_or_null(get(r, "JITSI_WEBHOOK_SECRET"));
 	c->app_id = dup_or_null(get(r, "JITSI_APP_ID"));
+	/* Prosody wants iss equal to its app_id: the issuer follows
+	 * JITSI_APP_ID unless set apart */
 	c->jwt_issuer = dup_or_null(get(r, "JITSI_JWT_ISSUER"));
+	if (c->jwt_issuer == NULL && c->app_id != NULL)
+		c->jwt_issuer = xstrdup(c->app_id);
 	c->jwt_audience = dup_or_null(get(r, "JITSI_JWT_AUDIENCE"));
 	parse_duration(r, "JWT_TTL", 60, &c->jwt_ttl);
 	if (c->jwt_secret != NULL && strlen(c->jwt_secret) < 32)

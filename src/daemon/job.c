@@ -169,6 +169,7 @@ job_free(struct job *j)
 	free(j->room_source);
 	free(j->meeting_url);
 	json_decref(j->metadata);
+	json_decref(j->event_participants);
 	free(j->metadata_error);
 	json_decref(j->probe);
 	job_clear_outputs(j);
@@ -195,7 +196,7 @@ static const char *const known_keys[] = {
 	"pin", "legacy_room", "session_suffix", "state", "resume_step",
 	"attempts", "next_attempt_at", "last_error", "generation",
 	"session_dir", "session_id", "room_name", "room_source", "meeting_url",
-	"metadata", "metadata_error", "source_size", "source_mtime",
+	"metadata", "metadata_error", "event_participants", "source_size", "source_mtime",
 	"source_mtime_ns", "probe", "no_audio", "outputs", "objects",
 	"store_resume", "webhook", "result", "error", "quarantined",
 	"log_offset", "logged", "finished_at", "finished_at_ms",
@@ -326,6 +327,7 @@ job_from_json(const json_t *doc)
 	j->room_source = get_str(doc, "room_source");
 	j->meeting_url = get_str(doc, "meeting_url");
 	j->metadata = get_doc(doc, "metadata");
+	j->event_participants = get_doc(doc, "event_participants");
 	j->metadata_error = get_str(doc, "metadata_error");
 	j->probed = json_is_integer(json_object_get(doc, "source_size"));
 	j->source_size = get_int(doc, "source_size");
@@ -470,6 +472,7 @@ job_to_json(const struct job *j)
 	jsonx_set_str(d, "room_source", j->room_source);
 	jsonx_set_str(d, "meeting_url", j->meeting_url);
 	put_doc(d, "metadata", j->metadata);
+	put_doc(d, "event_participants", j->event_participants);
 	jsonx_set_str(d, "metadata_error", j->metadata_error);
 	if (j->probed) {
 		json_object_set_new(d, "source_size", json_integer(j->source_size));

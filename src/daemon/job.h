@@ -114,6 +114,10 @@ struct job {
 	char *meeting_url;
 	json_t *metadata;           /* metadata.json without secrets */
 	char *metadata_error;       /* why metadata.json was not used */
+	json_t *event_participants; /* who was in the meeting while it ran,
+	                               from the endpoint's events, when
+	                               metadata.json named nobody (NULL:
+	                               not known) */
 	bool probed;                /* source_* and probe are set */
 	int64_t source_size;        /* when probed */
 	int64_t source_mtime;       /* seconds */

@@ -45,6 +45,11 @@ manifest_build(const struct job *j, int64_t now_ms)
 	if (j->metadata != NULL)
 		json_object_set_new(m, "metadata", json_deep_copy(j->metadata));
 	jsonx_set_str(m, "metadata_error", j->metadata_error);
+	if (json_is_array(j->event_participants)) {
+		json_object_set_new(m, "participants",
+		    json_deep_copy(j->event_participants));
+		jsonx_set_str(m, "participants_source", "meeting_events");
+	}
 	json_object_set_new(m, "created_at",
 	    json_string(util_iso8601_ms(now_ms, ts)));
 	json_object_set_new(m, "generator",

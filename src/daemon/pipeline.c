@@ -36,6 +36,8 @@ save(struct pipeline_ctx *ctx, struct job *j)
 	if (spool_save(ctx->sp, j) < 0)
 		log_error("cannot save job state", "id", j->id, "dir",
 		    ctx->sp->jobs, "error", strerror(errno));
+	if (ctx->changed != NULL)
+		ctx->changed(ctx->hooks);
 }
 
 static int64_t
@@ -335,6 +337,25 @@ verify_outputs(struct job *j, const char *video, const char *audio,
 	return 0;
 }
 
+/* Jibri often writes an empty participants list: who the meeting's
+ * events say was there while the file was written (its mtime back by
+ * its duration) is asked for once, before the manifest. Unknown (no
+ * database, no meeting): nothing, and the recording goes on. */
+static void
+event_participants(struct pipeline_ctx *ctx, struct job *j)
+{
+	json_t *dur = json_object_get(j->probe, "duration");
+	int64_t to = j->source_mtime, from;
+
+	if (ctx->participants == NULL || j->event_participants != NULL ||
+	    json_array_size(json_object_get(j->metadata, "participants")) > 0 ||
+	    (j->room_name == NULL && j->meeting_url == NULL) || !j->probed)
+		return;
+	from = to - (int64_t)(json_number_value(dur) + 1);
+	j->event_participants = ctx->participants(ctx->hooks, j->room_name,
+	    j->meeting_url, from, to + 1);
+}
+
 static enum step_result
 step_remux(struct pipeline_ctx *ctx, struct job *j)
 {
@@ -403,6 +424,7 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 		if (record_output(ctx, j, work, JOB_OUT_AUDIO, base, ctype) < 0)
 			goto io_fail;
 	}
+	event_participants(ctx, j);
 	if (want & job_outputs[JOB_OUT_MANIFEST].bit) {
 		char mpath[PATH_MAX];
 		manifest = manifest_build(j, util_now_ms());

@@ -12,6 +12,14 @@ struct pipeline_ctx {
 	struct config *cfg;          /* held (config_ref) for this run */
 	const struct spool *sp;
 	const atomic_bool *stopping; /* set on SIGTERM: stop between steps */
+	/* optional (NULL: none), called with hooks: */
+	void (*changed)(void *hooks);   /* after every save of a job */
+	/* who was in the recording's meeting from .. to (Unix seconds),
+	 * from the endpoint's events: a new array, or NULL (unknown, no
+	 * database; never waits long) */
+	json_t *(*participants)(void *hooks, const char *room,
+	    const char *meeting_url, int64_t from, int64_t to);
+	void *hooks;
 };
 
 /* Run job through its steps until it is final, waits for a retry

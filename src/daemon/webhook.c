@@ -47,9 +47,19 @@ webhook_body(const struct job *j, int64_t now_ms)
 	}
 	if (objects != NULL)
 		json_object_set_new(b, "objects", objects);
+	/* Jibri's list; when it named nobody, who the meeting's events say
+	 * was there, marked as such */
 	participants = json_object_get(j->metadata, "participants");
-	json_object_set_new(b, "participants", json_is_array(participants) ?
-	    json_deep_copy(participants) : json_array());
+	if (json_array_size(participants) == 0 &&
+	    json_is_array(j->event_participants)) {
+		json_object_set_new(b, "participants",
+		    json_deep_copy(j->event_participants));
+		jsonx_set_str(b, "participants_source", "meeting_events");
+	} else {
+		json_object_set_new(b, "participants",
+		    json_is_array(participants) ?
+		    json_deep_copy(participants) : json_array());
+	}
 	if (j->no_audio)
 		json_object_set_new(b, "no_audio", json_true());
 	if (strcmp(result, "completed") != 0)

@@ -7,6 +7,7 @@
 #include "daemon/intake.h"
 #include "daemon/job.h"
 #include "daemon/jobtab.h"
+#include "daemon/jobview.h"
 #include "daemon/pipeline.h"
 #include "daemon/spool.h"
 #include "daemon/watch.h"
@@ -57,6 +58,7 @@ struct daemon {
 	int64_t next_watchdog;
 
 	struct api *api;             /* the HTTP endpoint, or NULL */
+	pthread_rwlock_t api_lock;   /* workers reach api under it (read) */
 	/* recordings the endpoint hands over, admitted by the main thread
 	 * (which owns the watcher and RECORDINGS_DIR) */
 	pthread_mutex_t adm_mu;
@@ -84,6 +86,40 @@ wake_main(struct daemon *d)
 	}
 }
 
+/* ---- what the pipeline tells the endpoint --------------------------- */
+
+static void
+job_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	pthread_rwlock_rdlock(&d->api_lock);
+	api_job_changed(d->api);
+	pthread_rwlock_unlock(&d->api_lock);
+}
+
+static json_t *
+participants(void *ctx, const char *room, const char *meeting_url,
+    int64_t from, int64_t to)
+{
+	struct daemon *d = ctx;
+	json_t *p;
+
+	pthread_rwlock_rdlock(&d->api_lock);
+	p = api_participants(d->api, room, meeting_url, from, to);
+	pthread_rwlock_unlock(&d->api_lock);
+	return p;
+}
+
+/* GET /v1/recordings: the job files, as `status --json' reads them */
+static json_t *
+http_recordings(void *ctx, const char *id)
+{
+	struct daemon *d = ctx;
+
+	return id == NULL ? jobview_list(&d->sp) : jobview_one(&d->sp, id);
+}
+
 /* ---- workers ----------------------------------------------------------- */
 
 static void *
@@ -104,6 +140,9 @@ worker_thread(void *arg)
 		ctx.cfg = config_ref(d->cfg);
 		ctx.sp = &d->sp;
 		ctx.stopping = &d->stopping;
+		ctx.changed = job_changed;
+		ctx.participants = participants;
+		ctx.hooks = d;
 		pthread_mutex_unlock(&d->tab.mu);
 
 		pipeline_run(&ctx, j);
@@ -524,6 +563,7 @@ setup(struct daemon *d, struct config *cfg, const char *config_path)
 	atomic_init(&d->stopping, false);
 	pthread_mutex_init(&d->adm_mu, NULL);
 	pthread_cond_init(&d->adm_cv, NULL);
+	pthread_rwlock_init(&d->api_lock, NULL);
 
 	if (spool_open(&d->sp, cfg->state_dir, err, sizeof(err)) < 0 ||
 	    spool_lock(&d->sp, err, sizeof(err)) < 0) {
@@ -560,8 +600,11 @@ setup(struct daemon *d, struct config *cfg, const char *config_path)
 		}
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d->watchdog_usec = (int64_t)usec;
-	doors = (struct api_doors){ .admit = http_admit, .ctx = d };
+	doors = (struct api_doors){ .admit = http_admit,
+	    .recordings = http_recordings, .ctx = d };
+	pthread_rwlock_wrlock(&d->api_lock);
 	d->api = api_start(cfg, &doors, err, sizeof(err));
+	pthread_rwlock_unlock(&d->api_lock);
 	if (d->api == NULL) {
 		log_error("cannot start", "error", err);
 		return -1;
@@ -577,8 +620,10 @@ teardown(struct daemon *d)
 
 	/* the endpoint first: what it accepted is answered and stored */
 	close_doors(d);
+	pthread_rwlock_wrlock(&d->api_lock);
 	api_stop(d->api);
 	d->api = NULL;
+	pthread_rwlock_unlock(&d->api_lock);
 	atomic_store(&d->stopping, true);
 	pthread_mutex_lock(&d->tab.mu);
 	pthread_cond_broadcast(&d->cv);

@@ -420,6 +420,36 @@ every_key_has_a_case(void)
 }
 
 /* JIBRI_PIPELINE_CONFIG names the env file when none is given. */
+/* The JWT issuer is JITSI_APP_ID's value unless JITSI_JWT_ISSUER is set
+ * (Prosody wants iss equal to its app_id). */
+static void
+issuer_follows_app_id(void)
+{
+	struct config_msgs e = { 0 }, w = { 0 };
+	struct config *c;
+
+	fresh_env();
+	setenv("WEBHOOK_URL", "none", 1);
+	setenv("JITSI_APP_ID", "my-app", 1);
+	c = config_load(empty_env, &e, &w);
+	CHECK(c != NULL);
+	if (c != NULL)
+		CHECK_STR(c->jwt_issuer, "my-app");
+	config_unref(c);
+	setenv("JITSI_JWT_ISSUER", "other", 1);
+	c = config_load(empty_env, &e, &w);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK_STR(c->jwt_issuer, "other");
+		CHECK_STR(c->app_id, "my-app");
+	}
+	config_unref(c);
+	unsetenv("JITSI_APP_ID");
+	unsetenv("JITSI_JWT_ISSUER");
+	config_msgs_free(&e);
+	config_msgs_free(&w);
+}
+
 static void
 config_file_from_environment(void)
 {
@@ -831,6 +861,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		T(parse_line_forms), T(defaults), T(every_key_read),
 		T(every_key_has_a_case), T(config_file_from_environment),
+		T(issuer_follows_app_id),
 		T(file_env_and_secret_file),
 		T(every_problem_named), T(listen_refused), T(webhook_needs_secret), T(s3_url),
 		T(numbers), T(iso_and_backoff), T(keep_local_needs_mp4),
