@@ -17,6 +17,7 @@ int sign_main(int argc, char **argv);
 int put_main(int argc, char **argv);
 int migrate_main(int argc, char **argv);
 int token_main(int argc, char **argv);
+int salvage_main(int argc, char **argv);
 
 /* Load the configuration for a subcommand; on errors print each one to
  * stderr and return NULL. Warnings are printed unless quiet. */

@@ -21,6 +21,8 @@ static const struct {
 	{ "probe", probe_main, "probe FILE", "print what a media file holds (JSON)" },
 	{ "remux", remux_main, "remux IN OUT [--audio A]",
 	    "fast-start MP4 (+ audio-only file) by stream copy" },
+	{ "salvage", salvage_main, "salvage BROKEN OUT [--reference REF] [--json]",
+	    "rebuild a playable MP4 from a killed recording (no moov)" },
 	{ "sign", sign_main, "sign FILE", "print the X-Jitsi-Signature of FILE" },
 	{ "put", put_main, "put FILE KEY [--resume STATE] [--content-type T]",
 	    "store FILE under KEY in the configured storage" },

@@ -58,6 +58,10 @@ static const struct key keys[] = {
 	{ "EVENT_JOURNAL_MAX", "64MiB", false },
 	{ "LOG_FORMAT", "text", false },
 	{ "LOG_LEVEL", "info", false },
+	{ "JIBRI_RESOLUTION", "1920x1080", false },
+	{ "JIBRI_FRAMERATE", "30", false },
+	{ "JIBRI_PRESET", "ultrafast", false },
+	{ "JIBRI_CRF", "25", false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -290,6 +294,44 @@ parse_int(struct raw *r, const char *name, int64_t min, int64_t max, int *out)
 		return;
 	}
 	*out = (int)n;
+}
+
+/* Jibri's recording settings (its ffmpeg's -video_size, -r, -preset and
+ * -crf): salvage makes a codec configuration from them when it has no
+ * other. */
+static void
+parse_jibri(struct raw *r, struct config *c)
+{
+	static const char *const presets[] = { "ultrafast", "superfast",
+		"veryfast", "faster", "fast", "medium", "slow", "slower",
+		"veryslow", "placebo" };
+	const char *v = get(r, "JIBRI_RESOLUTION");
+	int64_t w, h;
+	char *x, *end;
+	size_t i;
+
+	x = strchr(v, 'x');
+	w = x ? strtoll(v, &end, 10) : 0;
+	if (x == NULL || end != x || util_parse_i64(x + 1, &h) < 0 || w < 16 ||
+	    w > 8192 || h < 16 || h > 8192 || w % 2 || h % 2)
+		msg_add(r->errors, "JIBRI_RESOLUTION: `%s' is not WIDTHxHEIGHT "
+		    "(even numbers from 16 to 8192, e.g. 1920x1080)", v);
+	else {
+		c->jibri_width = (unsigned)w;
+		c->jibri_height = (unsigned)h;
+	}
+	parse_int(r, "JIBRI_FRAMERATE", 1, 240, &c->jibri_framerate);
+	parse_int(r, "JIBRI_CRF", 0, 51, &c->jibri_crf);
+	v = get(r, "JIBRI_PRESET");
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (strcmp(v, presets[i]) == 0)
+			break;
+	if (i == sizeof(presets) / sizeof(presets[0]))
+		msg_add(r->errors, "JIBRI_PRESET: `%s' is not an x264 preset "
+		    "(ultrafast, superfast, veryfast, faster, fast, medium, "
+		    "slow, slower, veryslow, placebo)", v);
+	else
+		c->jibri_preset = xstrdup(v);
 }
 
 static void
@@ -571,6 +613,7 @@ build(struct raw *r, struct config *c)
 	parse_outputs(r, c);
 	parse_keep_local(r, c);
 	parse_int(r, "WORKERS", 1, 64, &c->workers);
+	parse_jibri(r, c);
 	v = get(r, "STABLE_SECONDS");
 	if (util_parse_duration(v, &n) < 0 || n < 1)
 		msg_add(r->errors, "STABLE_SECONDS: `%s' is not a number of "
@@ -666,6 +709,7 @@ config_free(struct config *c)
 	free(c->app_id);
 	free(c->jwt_issuer);
 	free(c->jwt_audience);
+	free(c->jibri_preset);
 	free(c->reflector_api_url);
 	free(c->webhook_url);
 	free(c->recordings_dir);

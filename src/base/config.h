@@ -52,6 +52,11 @@ struct config {
 	enum keep_local keep_local;
 	int64_t keep_local_age;        /* seconds, for KEEP_AGE */
 	int workers;
+	/* Jibri's recording settings, for salvage (JIBRI_*) */
+	unsigned jibri_width, jibri_height;
+	int jibri_framerate;
+	char *jibri_preset;
+	int jibri_crf;
 	int64_t stable_seconds;
 
 	char *database_url;

@@ -15,7 +15,10 @@
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/frame.h>
 #include <libavutil/log.h>
+#include <libavutil/opt.h>
 
 /* X(library, function): every libav function the program calls. */
 #define AVLIB_FUNCTIONS(X) \
@@ -28,6 +31,22 @@
 	X(avutil, av_malloc) \
 	X(avutil, av_strdup) \
 	X(avutil, av_strerror) \
+	X(avutil, av_channel_layout_default) \
+	X(avutil, av_frame_alloc) \
+	X(avutil, av_frame_free) \
+	X(avutil, av_frame_get_buffer) \
+	X(avutil, av_mallocz) \
+	X(avutil, av_opt_set) \
+	X(avcodec, avcodec_alloc_context3) \
+	X(avcodec, avcodec_find_decoder) \
+	X(avcodec, avcodec_find_encoder_by_name) \
+	X(avcodec, avcodec_flush_buffers) \
+	X(avcodec, avcodec_free_context) \
+	X(avcodec, avcodec_open2) \
+	X(avcodec, avcodec_receive_frame) \
+	X(avcodec, avcodec_receive_packet) \
+	X(avcodec, avcodec_send_frame) \
+	X(avcodec, avcodec_send_packet) \
 	X(avcodec, av_packet_alloc) \
 	X(avcodec, av_packet_free) \
 	X(avcodec, av_packet_rescale_ts) \

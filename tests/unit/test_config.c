@@ -127,6 +127,11 @@ defaults(void)
 	CHECK(c->event_sync_token == NULL);
 	CHECK_INT(c->log_format, LOG_FORMAT_TEXT);
 	CHECK_INT(c->log_level, LOG_LEVEL_INFO);
+	CHECK_INT(c->jibri_width, 1920);
+	CHECK_INT(c->jibri_height, 1080);
+	CHECK_INT(c->jibri_framerate, 30);
+	CHECK_STR(c->jibri_preset, "ultrafast");
+	CHECK_INT(c->jibri_crf, 25);
 	CHECK_STR(c->source, empty_env);
 	CHECK_INT(c->nfiles, 0);
 	config_unref(c);
@@ -228,6 +233,11 @@ static const struct key_case {
 	{ "LOG_FORMAT", "json", F(log_format), ENUM, NULL, LOG_FORMAT_JSON },
 	{ "LOG_LEVEL", "debug", F(log_level), ENUM, NULL, LOG_LEVEL_DEBUG },
 	{ "LOG_LEVEL", "error", F(log_level), ENUM, NULL, LOG_LEVEL_ERROR },
+	{ "JIBRI_RESOLUTION", "1280x720", F(jibri_width), UINT, NULL, 1280 },
+	{ "JIBRI_RESOLUTION", "1280x720", F(jibri_height), UINT, NULL, 720 },
+	{ "JIBRI_FRAMERATE", "25", F(jibri_framerate), INT, NULL, 25 },
+	{ "JIBRI_PRESET", "veryfast", F(jibri_preset), STR, "veryfast", 0 },
+	{ "JIBRI_CRF", "23", F(jibri_crf), INT, NULL, 23 },
 	/* the secrets from files: the text, one trailing newline dropped */
 	{ "JITSI_JWT_SECRET_FILE", "jwt-from-file-0123456789abcdef01\n",
 	    F(jwt_secret), STR, "jwt-from-file-0123456789abcdef01", 0 },
@@ -541,8 +551,12 @@ every_problem_named(void)
 	setenv("JITSI_JWT_SECRET", "short", 1);
 	setenv("JITSI_WEBHOOK_SECRET_FILE", "/nonexistent/secret", 1);
 	setenv("EVENT_JOURNAL_MAX", "12", 1);
+	setenv("JIBRI_RESOLUTION", "1920*1080", 1);
+	setenv("JIBRI_PRESET", "warp", 1);
 	c = config_load(NULL, &e, &w);
 	CHECK(c == NULL);
+	CHECK(has_msg(&e, "JIBRI_RESOLUTION: `1920*1080'"));
+	CHECK(has_msg(&e, "JIBRI_PRESET: `warp'"));
 	CHECK(has_msg(&e, "EVENT_JOURNAL_MAX: `12'"));
 	CHECK(has_msg(&e, "WORKERS: `zero'"));
 	CHECK(has_msg(&e, "S3_PART_SIZE: `1M'"));
