@@ -195,7 +195,8 @@ install: all
 # clang (libFuzzer) with ASan + UBSan, into build/fuzz. The modules are
 # compiled again with the fuzzer's coverage (-fsanitize=fuzzer-no-link) into
 # an archive, so each harness links only what it reaches: none of them
-# needs libav*, libcurl or libsystemd. tests/fuzz/run makes the corpora
+# needs libav*, libcurl or libsystemd (api/'s libraries, libpq and libjwt,
+# are there for token.c and rooms.c). tests/fuzz/run makes the corpora
 # (build/fuzz/corpus) from tests/fuzz/seeds and fixtures/, runs the
 # harnesses and leaves a crashing input in build/fuzz/artifacts.
 FUZZ_CC ?= clang
@@ -209,9 +210,10 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
 	-DJP_SYSCONFDIR=\"$(SYSCONFDIR)\" -Isrc \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(wildcard src/base/*.c) src/media/mp4box.c src/media/faststart.c \
-	src/daemon/request.c src/daemon/session.c src/store/xml.c src/api/event.c
+	src/daemon/request.c src/daemon/session.c src/store/xml.c src/api/event.c \
+	src/api/token.c src/api/rooms.c src/api/db.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
-FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(BASE_PKGS)) -lpthread -lm
+FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(API_PKGS)) -lpthread -lm
 
 .PHONY: fuzz-build
 fuzz:
@@ -223,13 +225,13 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 $(FUZZ_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(call pkg_cflags,$(BASE_PKGS)) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(call pkg_cflags,$(API_PKGS)) -c -o $@ $<
 $(FUZZ_BUILD)/libjp-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_event.h \
 		$(FUZZ_BUILD)/libjp-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(call pkg_cflags,$(BASE_PKGS)) \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(call pkg_cflags,$(API_PKGS)) \
 		-o $@ $< $(FUZZ_BUILD)/libjp-fuzz.a $(FUZZ_LIBS)
 
 -include $(wildcard $(FUZZ_BUILD)/*.d $(FUZZ_BUILD)/obj/*/*.d)

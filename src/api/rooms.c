@@ -55,7 +55,8 @@ static const struct rooms_setting {
 	{ "recording_trigger", rooms_triggers, "automatic-2nd-participant" },
 	{ "room_mode", rooms_modes, "normal" },
 };
-#define ROOMS_NSETTINGS (sizeof(rooms_settings) / sizeof(rooms_settings[0]))
+_Static_assert(sizeof(rooms_settings) / sizeof(rooms_settings[0]) ==
+    ROOMS_NSETTINGS, "ROOMS_NSETTINGS (rooms.h) counts rooms_settings");
 
 #define ROOMS_FIELDS "name, platform, recording_type, recording_trigger, " \
 	"is_locked, room_mode"
@@ -181,8 +182,8 @@ rooms_setting_value(const json_t *obj, const struct rooms_setting *s,
 
 /* The body's fields: the name, then every setting. -1 with the 422
  * answered. */
-static int
-rooms_parse(const char *body, size_t len, const char **name,
+int
+rooms_parse_new(const char *body, size_t len, const char **name,
     const char *vals[ROOMS_NSETTINGS], bool *locked, json_t **root,
     struct rooms_answer *ans)
 {
@@ -260,7 +261,7 @@ rooms_create(PGconn *conn, const struct config *cfg, const char *body,
 	bool locked;
 
 	(void)cfg;
-	if (rooms_parse(body, len, &name, vals, &locked, &root, out) < 0)
+	if (rooms_parse_new(body, len, &name, vals, &locked, &root, out) < 0)
 		goto out;
 	util_uuid4(id);
 	params[0] = id;

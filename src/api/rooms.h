@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "base/config.h"
@@ -44,6 +45,27 @@ struct rooms_answer {
  * goes into the meeting's room name and so into a URL path and the JWT's
  * room claim, as it is: nothing to escape, nothing Prosody folds. */
 bool rooms_name_ok(const char *name);
+
+/* The settings a room is created with, besides its name and is_locked:
+ * platform, recording_type, recording_trigger, room_mode, in this order. */
+#define ROOMS_NSETTINGS 4
+
+/*
+ * The body of POST /v1/rooms (len bytes, not NUL-terminated) taken apart
+ * as rooms_create takes it, before the database is asked. 0: *name is a
+ * name rooms_name_ok accepts (it points into *root); vals holds the
+ * settings in the order above, each one of its allowed values (Reflector's:
+ * jitsi or whereby; none, local or cloud; none, prompt, automatic or
+ * automatic-2nd-participant; normal or group), the default when absent
+ * (static strings); *locked is is_locked (false when absent). -1: ans is
+ * the 422 {"detail": "..."} naming the field and what it must be (the
+ * caller frees ans->json), and *name, vals and *locked mean nothing. In
+ * both cases *root is the parsed body, or NULL when it is not JSON: the
+ * caller json_decref's it (after its last use of *name).
+ */
+int rooms_parse_new(const char *body, size_t len, const char **name,
+    const char *vals[ROOMS_NSETTINGS], bool *locked, json_t **root,
+    struct rooms_answer *ans);
 
 /* POST /v1/rooms: body (len bytes) is {"name", "platform",
  * "recording_type", "recording_trigger", "is_locked", "room_mode"}, name

@@ -225,16 +225,34 @@ token_add(struct token_report *rep, const char *what, enum token_verdict v,
 
 /* A JSON value as the report quotes it: compact JSON, ASCII only (a
  * claim is untrusted text: no control characters reach the terminal),
- * cut to TOKEN_QUOTE_MAX bytes. */
+ * cut to TOKEN_QUOTE_MAX bytes. jansson escapes all but DEL, which JSON
+ * allows as it is: that one is escaped here. */
 static const char *
 token_quote(const json_t *v, char *buf, size_t size)
 {
 	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
-	    JSON_ENSURE_ASCII);
+	    JSON_ENSURE_ASCII), *e, *p, *w;
+	size_t dels = 0;
 
 	if (s == NULL) {
 		util_strlcpy(buf, "?", size);
 		return buf;
+	}
+	for (p = s; *p != '\0'; p++)
+		dels += *p == 0x7f;
+	if (dels > 0) {
+		e = xmalloc(strlen(s) + 5 * dels + 1);
+		for (p = s, w = e; *p != '\0'; p++) {
+			if (*p == 0x7f) {
+				memcpy(w, "\\u007f", 6);
+				w += 6;
+			} else {
+				*w++ = *p;
+			}
+		}
+		*w = '\0';
+		free(s);
+		s = e;
 	}
 	if (strlen(s) > TOKEN_QUOTE_MAX && size > TOKEN_QUOTE_MAX + 4) {
 		memcpy(buf, s, TOKEN_QUOTE_MAX);
@@ -246,19 +264,23 @@ token_quote(const json_t *v, char *buf, size_t size)
 	return buf;
 }
 
-/* A span of seconds as "7h59m3s", "2d", "45s". */
+/* A span of seconds as "7h59m3s", "2d", "45s". secs is a difference
+ * of NumericDates, which may be any JSON number: a span past 9e15 s (285
+ * million years, exact in a double and in an int64_t) is shown as that,
+ * since a double past int64_t's range does not convert to one. */
 static const char *
-token_span(int64_t s, char *buf, size_t size)
+token_span(double secs, char *buf, size_t size)
 {
 	static const struct { int64_t secs; char unit; } units[] = {
 		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
 	};
 	size_t i, len = 0;
-	int64_t n;
+	int64_t n, s;
 
 	buf[0] = '\0';
-	if (s < 0)
-		s = -s;
+	if (secs < 0)
+		secs = -secs;
+	s = secs < 9e15 ? (int64_t)secs : (int64_t)9e15;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		n = s / units[i].secs;
 		s %= units[i].secs;
@@ -340,6 +362,7 @@ token_part(struct token_report *rep, const char *part, const char *s,
 	json_error_t jerr;
 	json_t *j;
 	size_t len;
+	char *p;
 
 	if ((raw = token_b64url(s, n, &len)) == NULL) {
 		token_add(rep, "format", TOKEN_BAD, "the %s is not base64url "
@@ -348,6 +371,13 @@ token_part(struct token_report *rep, const char *part, const char *s,
 	}
 	j = json_loadb((const char *)raw, len, 0, &jerr);
 	free(raw);
+	if (j == NULL) {
+		/* jansson's message quotes the text near the error: any
+		 * bytes of the part, and the report goes to a terminal */
+		for (p = jerr.text; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = '?';
+	}
 	if (j == NULL || !json_is_object(j)) {
 		token_add(rep, "format", TOKEN_BAD, "the %s is not a JSON "
 		    "object%s%s", part, j == NULL ? ": " : "",
@@ -474,7 +504,7 @@ token_check_times(struct token_report *rep, const json_t *claims,
 		token_add(rep, "nbf", TOKEN_BAD, "%s: not valid yet, for "
 		    "another %s (Prosody allows no clock skew)",
 		    token_when(v, w, sizeof(w)),
-		    token_span((int64_t)(d - (double)now + 0.999), span,
+		    token_span(d - (double)now + 0.999, span,
 		    sizeof(span)));
 	} else {
 		token_add(rep, "nbf", TOKEN_OK, "%s", token_when(v, w,
@@ -490,12 +520,12 @@ token_check_times(struct token_report *rep, const json_t *claims,
 	} else if ((d = json_number_value(v)) <= (double)now) {
 		token_add(rep, "exp", TOKEN_BAD, "%s: expired %s ago",
 		    token_when(v, w, sizeof(w)),
-		    token_span((int64_t)((double)now - d), span,
+		    token_span((double)now - d, span,
 		    sizeof(span)));
 	} else {
 		token_add(rep, "exp", TOKEN_OK, "%s, valid for another %s",
 		    token_when(v, w, sizeof(w)),
-		    token_span((int64_t)(d - (double)now), span,
+		    token_span(d - (double)now, span,
 		    sizeof(span)));
 	}
 }

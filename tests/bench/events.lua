@@ -1,4 +1,4 @@
--- events.lua -- wrk script for bench_events: POST one pre-signed event, over and over.
+-- events.lua -- wrk script for bench_events (and bench_meetings): POST one pre-signed event (or one authorised request), over and over.
 --
 -- The body and its signature come from the environment (bench_events
 -- sets them): BENCH_BODY, BENCH_SIGNATURE. Every thread counts the
@@ -9,9 +9,15 @@
 -- so that only 2xx answers are counted as acknowledged events.
 
 wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY")
+wrk.body = os.getenv("BENCH_BODY") or ""
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Jitsi-Signature"] = os.getenv("BENCH_SIGNATURE")
+if os.getenv("BENCH_SIGNATURE") then
+  wrk.headers["X-Jitsi-Signature"] = os.getenv("BENCH_SIGNATURE")
+end
+-- bench_meetings: the API's bearer token instead
+if os.getenv("BENCH_AUTH") then
+  wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
+end
 
 local threads = {}
 
