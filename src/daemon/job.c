@@ -170,6 +170,7 @@ job_free(struct job *j)
 	free(j->meeting_url);
 	json_decref(j->metadata);
 	json_decref(j->event_participants);
+	json_decref(j->salvage);
 	free(j->metadata_error);
 	json_decref(j->probe);
 	job_clear_outputs(j);
@@ -196,8 +197,9 @@ static const char *const known_keys[] = {
 	"pin", "legacy_room", "session_suffix", "state", "resume_step",
 	"attempts", "next_attempt_at", "last_error", "generation",
 	"session_dir", "session_id", "room_name", "room_source", "meeting_url",
-	"metadata", "metadata_error", "event_participants", "source_size", "source_mtime",
-	"source_mtime_ns", "probe", "no_audio", "outputs", "objects",
+	"metadata", "metadata_error", "event_participants", "source_size",
+	"source_mtime", "source_mtime_ns", "probe", "no_audio", "salvaged",
+	"salvage", "outputs", "objects",
 	"store_resume", "webhook", "result", "error", "quarantined",
 	"log_offset", "logged", "finished_at", "finished_at_ms",
 	"source_deleted_at",
@@ -334,6 +336,8 @@ job_from_json(const json_t *doc)
 	j->source_mtime = get_int(doc, "source_mtime");
 	j->source_mtime_ns = get_int(doc, "source_mtime_ns");
 	j->probe = get_doc(doc, "probe");
+	j->salvaged = json_is_true(json_object_get(doc, "salvaged"));
+	j->salvage = get_doc(doc, "salvage");
 	j->no_audio = json_is_true(json_object_get(doc, "no_audio"));
 	outputs_from_json(j, doc);
 	webhook_from_json(&j->webhook, json_object_get(doc, "webhook"));
@@ -482,6 +486,9 @@ job_to_json(const struct job *j)
 		    json_integer(j->source_mtime_ns));
 	}
 	put_doc(d, "probe", j->probe);
+	if (j->salvaged)
+		json_object_set_new(d, "salvaged", json_true());
+	put_doc(d, "salvage", j->salvage);
 	if (j->probed || j->no_audio)
 		json_object_set_new(d, "no_audio", json_boolean(j->no_audio));
 	outputs_to_json(j, d);

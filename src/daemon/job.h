@@ -124,6 +124,9 @@ struct job {
 	int64_t source_mtime_ns;
 	json_t *probe;              /* probe_to_json() of the source */
 	bool no_audio;
+	bool salvaged;              /* no moov: rebuilt by salvage (the
+	                               original is never deleted) */
+	json_t *salvage;            /* salvage_report_json(), when salvaged */
 
 	/* what was made, stored and said */
 	struct job_file outputs[JOB_NOUT];

@@ -85,7 +85,7 @@ jobview_summary(struct job *j)
 		"room_name", "session_id", "source", "discovered_by", "attempts",
 		"last_error", "error", "result", "quarantined", "no_audio",
 		"created_at", "updated_at", "finished_at", "objects",
-		"source_deleted_at", "meeting_url" };
+		"source_deleted_at", "meeting_url", "salvaged", "salvage" };
 	char ts[UTIL_ISO_LEN];
 	const char *rec;
 	size_t i;

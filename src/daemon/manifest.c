@@ -28,6 +28,13 @@ manifest_build(const struct job *j, int64_t now_ms)
 	if (j->probe != NULL)
 		json_object_set_new(m, "probe", json_deep_copy(j->probe));
 	json_object_set_new(m, "no_audio", json_boolean(j->no_audio));
+	if (j->salvaged) {
+		/* rebuilt from a file without index: what was found, and how */
+		json_object_set_new(m, "salvaged", json_true());
+		if (j->salvage != NULL)
+			json_object_set_new(m, "salvage",
+			    json_deep_copy(j->salvage));
+	}
 	for (o = 0; o < JOB_NOUT; o++) {
 		const struct job_file *f = &j->outputs[o];
 		json_t *e;

@@ -6,6 +6,7 @@
 #include "base/util.h"
 #include "media/probe.h"
 #include "media/remux.h"
+#include "media/salvage.h"
 #include "store/store.h"
 #include "daemon/manifest.h"
 #include "daemon/pin.h"
@@ -200,13 +201,84 @@ step_queued(struct pipeline_ctx *ctx, struct job *j)
 	return advance(ctx, j, JOB_PROBING);
 }
 
+/* $STATE_DIR/salvaged/ID.mp4: what salvage rebuilt from a source without
+ * moov, read by the later steps instead of the source (which stays). */
+static int
+salvaged_path(struct pipeline_ctx *ctx, const struct job *j, char *buf,
+    size_t size)
+{
+	return util_snprintf(buf, size, "%s/salvaged/%s.mp4",
+	    ctx->cfg->state_dir, j->id);
+}
+
+/* The source has no moov: Jibri's ffmpeg was killed. Rebuild it (salvage.h)
+ * and go on with the rebuilt file; quarantine what has nothing to rebuild. */
+static enum step_result
+salvage_source(struct pipeline_ctx *ctx, struct job *j, int fd,
+    const char *why)
+{
+	struct salvage_options o;
+	struct salvage_report r;
+	char path[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX], cache[PATH_MAX];
+	char err[1024], msg[1800], secs[32];
+	int ofd, rc;
+
+	util_snprintf(dir, sizeof(dir), "%s/salvaged", ctx->cfg->state_dir);
+	util_snprintf(cache, sizeof(cache), "%s/codec", ctx->cfg->state_dir);
+	if (salvaged_path(ctx, j, path, sizeof(path)) < 0 ||
+	    util_snprintf(tmp, sizeof(tmp), "%s.tmp", path) < 0)
+		return fail_for_good(ctx, j, "salvage: path too long");
+	if (fs_mkdirs(dir, 0750) < 0 || (ofd = open(tmp, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0) {
+		util_snprintf(msg, sizeof(msg), "salvage: cannot create %s: %s",
+		    tmp, strerror(errno));
+		return retry_later(ctx, j, msg);
+	}
+	memset(&o, 0, sizeof(o));
+	o.cache_dir = cache;
+	o.name = j->source;
+	o.jibri = (struct salvage_settings){ .width = ctx->cfg->jibri_width,
+	    .height = ctx->cfg->jibri_height,
+	    .fps = (unsigned)ctx->cfg->jibri_framerate,
+	    .preset = ctx->cfg->jibri_preset,
+	    .crf = (unsigned)ctx->cfg->jibri_crf };
+	rc = salvage_fd(fd, ofd, &o, &r, err, sizeof(err));
+	if (rc == SALVAGE_OK && fsync(ofd) < 0) {
+		util_snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
+		rc = SALVAGE_IO;
+	}
+	close(ofd);
+	if (rc == SALVAGE_OK && rename(tmp, path) < 0) {
+		util_snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		rc = SALVAGE_IO;
+	}
+	if (rc != SALVAGE_OK) {
+		unlink(tmp);
+		if (rc == SALVAGE_IO) {
+			util_snprintf(msg, sizeof(msg), "salvage: %s", err);
+			return retry_later(ctx, j, msg);
+		}
+		util_snprintf(msg, sizeof(msg), "%s; salvage found nothing to "
+		    "rebuild: %s", why, err);
+		return quarantine(ctx, j, msg);
+	}
+	j->salvaged = true;
+	job_set_doc(&j->salvage, salvage_report_json(&r));
+	util_snprintf(secs, sizeof(secs), "%.2f", r.recovered_seconds);
+	log_warn("recording salvaged: its index was missing (ffmpeg killed); "
+	    "the original is kept", "id", j->id, "source", j->source,
+	    "recovered_seconds", secs, "config", r.config_source, "stopped",
+	    r.stop_reason);
+	return STEP_NEXT;
+}
+
 static enum step_result
 step_probe(struct pipeline_ctx *ctx, struct job *j)
 {
 	const char *src = j->source;
 	struct probe_result pr;
 	struct stat st;
-	char err[700], dur[32];
+	char err[700], dur[32], path[PATH_MAX], cache[PATH_MAX];
 	int rc, fd;
 
 	if (check_source(j, NULL, &fd, err, sizeof(err)) < 0)
@@ -222,7 +294,32 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 	j->source_mtime = (int64_t)st.st_mtim.tv_sec;
 	j->source_mtime_ns = (int64_t)st.st_mtim.tv_sec *
 	    1000000000 + st.st_mtim.tv_nsec;
+	/* probed again (retry of a quarantined job): salvaged again */
+	j->salvaged = false;
+	job_set_doc(&j->salvage, NULL);
 	rc = probe_fd(fd, src, &pr, err, sizeof(err));
+	if (rc == PROBE_BAD_MEDIA && salvage_wanted(fd)) {
+		enum step_result r = salvage_source(ctx, j, fd, err);
+		close(fd);
+		if (r != STEP_NEXT || !j->salvaged)
+			return r;
+		salvaged_path(ctx, j, path, sizeof(path));
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			util_snprintf(err, sizeof(err), "%s: %s", path,
+			    strerror(errno));
+			return retry_later(ctx, j, err);
+		}
+		rc = probe_fd(fd, path, &pr, err, sizeof(err));
+	} else if (rc == PROBE_OK) {
+		/* an intact recording: its codec configuration is what
+		 * salvage needs for the next killed one */
+		char why[512];
+		util_snprintf(cache, sizeof(cache), "%s/codec",
+		    ctx->cfg->state_dir);
+		if (salvage_remember(cache, fd, src, why, sizeof(why)) < 0)
+			log_debug("codec configuration not kept", "id", j->id,
+			    "reason", why);
+	}
 	close(fd);
 	if (rc == PROBE_BAD_MEDIA)
 		return quarantine(ctx, j, err);
@@ -232,7 +329,8 @@ step_probe(struct pipeline_ctx *ctx, struct job *j)
 	j->no_audio = !pr.has_audio;
 	util_snprintf(dur, sizeof(dur), "%.3f", pr.duration);
 	log_info("probed", "id", j->id, "duration", dur, "format", pr.format,
-	    "audio", pr.has_audio ? "yes" : "no");
+	    "audio", pr.has_audio ? "yes" : "no", "salvaged",
+	    j->salvaged ? "yes" : "no");
 	return advance(ctx, j, JOB_REMUXING);
 }
 
@@ -385,11 +483,24 @@ step_remux(struct pipeline_ctx *ctx, struct job *j)
 	memset(&res, 0, sizeof(res));
 	if (want_video || want_audio) {
 		int fd;
+		char spath[PATH_MAX];
 		if (check_source(j, NULL, &fd, err, sizeof(err)) < 0) {
 			fs_remove_tree(work);
 			return source_problem(ctx, j, err);
 		}
-		rc = remux_fd(fd, j->source,
+		if (j->salvaged) {
+			/* the source was checked; the rebuilt copy is read */
+			close(fd);
+			salvaged_path(ctx, j, spath, sizeof(spath));
+			if ((fd = open(spath, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) < 0) {
+				fs_remove_tree(work);
+				log_warn("salvaged copy gone: salvaging again",
+				    "id", j->id, "path", spath);
+				return advance(ctx, j, JOB_PROBING);
+			}
+		}
+		rc = remux_fd(fd, j->salvaged ? spath : j->source,
 		    want_video ? video : NULL, want_audio ? audio : NULL, &res,
 		    err, sizeof(err));
 		close(fd);
@@ -701,6 +812,12 @@ pipeline_delete_source(struct job *j)
 	    strcmp(j->result, "completed") != 0 ||
 	    j->source_deleted_at != NULL)
 		return 0;
+	if (j->salvaged) {
+		/* what salvage could not read may still be worth a try by
+		 * hand: a salvaged original is never deleted */
+		log_info("salvaged original kept", "id", j->id, "source", src);
+		return 0;
+	}
 	if (!video_stored(j)) {
 		log_warn("no verified video object: source kept (OUTPUTS has no "
 		    "mp4?)", "id", j->id, "source", src);
@@ -777,6 +894,9 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 		pipeline_delete_source(j);
 	if (util_snprintf(work, sizeof(work), "%s/%s", ctx->sp->work, j->id) == 0)
 		fs_remove_tree(work);
+	/* the rebuilt copy was stored as recording.mp4 */
+	if (j->salvaged && salvaged_path(ctx, j, work, sizeof(work)) == 0)
+		unlink(work);
 	job_set(&j->finished_at, util_iso8601_ms(util_now_ms(), ts));
 	j->finished_at_ms = util_now_ms();
 	advance(ctx, j, quarantined ? JOB_QUARANTINED : JOB_DONE);

@@ -62,6 +62,12 @@ webhook_body(const struct job *j, int64_t now_ms)
 	}
 	if (j->no_audio)
 		json_object_set_new(b, "no_audio", json_true());
+	if (j->salvaged) {
+		json_object_set_new(b, "salvaged", json_true());
+		if (j->salvage != NULL)
+			json_object_set_new(b, "salvage",
+			    json_deep_copy(j->salvage));
+	}
 	if (strcmp(result, "completed") != 0)
 		jsonx_set_str(b, "error", j->error);
 	text = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII);
