@@ -49,7 +49,9 @@ struct salvage_codec {
 	struct h264_params h264;
 	unsigned fps, sample_rate, channels, width, height;
 	char x264[1024];             /* "" when not known */
-	const char *source;
+	const char *source;          /* reference, cache, synthesized */
+	char what[160];              /* for messages: "the reference's
+	                                settings" */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -533,9 +535,9 @@ salvage_check(struct mdatwalk_src *src, uint64_t start,
 
 	if (mdatwalk_first_video(src, start, SALVAGE_FIRST_VIDEO, &c->h264,
 	    &off, &size, file_x264, sizeof(file_x264)) < 0) {
-		salvage_err(why, whylen, "no H.264 frame of the %s's "
-		    "configuration in the first 8 MiB (not H.264 + AAC, or "
-		    "other settings)", c->source);
+		salvage_err(why, whylen, "no H.264 frame that %s describe in "
+		    "the first 8 MiB (not H.264 + AAC, or other settings)",
+		    c->what);
 		return -1;
 	}
 	if (c->x264[0] != '\0' && file_x264[0] != '\0') {
@@ -546,20 +548,20 @@ salvage_check(struct mdatwalk_src *src, uint64_t start,
 			hb = h264_x264_option(file_x264, salvage_x264_keys[i], b,
 			    sizeof(b));
 			if (ha != hb || (ha && strcmp(a, b) != 0)) {
-				salvage_err(why, whylen, "%s settings differ from "
-				    "the file's: %s=%s in the %s, %s=%s in the "
-				    "file", c->source, salvage_x264_keys[i],
-				    ha ? a : "(none)", c->source,
-				    salvage_x264_keys[i], hb ? b : "(none)");
+				salvage_err(why, whylen, "%s differ from the "
+				    "file's: %s=%s there, %s=%s in the file",
+				    c->what, salvage_x264_keys[i],
+				    ha ? a : "(none)", salvage_x264_keys[i],
+				    hb ? b : "(none)");
 				return -1;
 			}
 		}
 	}
 	if ((p = mdatwalk_at(src, off, size)) == NULL ||
 	    !salvage_decodes(c, p, size)) {
-		salvage_err(why, whylen, "%s settings differ from the file's: "
-		    "its first frame does not decode at %ux%u (the %s's size)",
-		    c->source, c->width, c->height, c->source);
+		salvage_err(why, whylen, "%s differ from the file's: its first "
+		    "frame does not decode at %ux%u", c->what, c->width,
+		    c->height);
 		return -1;
 	}
 	return 0;
@@ -778,6 +780,7 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 		if (rc < 0)
 			return -1;
 		c->source = "reference";
+		snprintf(c->what, sizeof(c->what), "the reference's settings");
 		return salvage_check(src, start, c, err, errlen);
 	}
 	v = salvage_cache_list(o->cache_dir, &n);
@@ -785,6 +788,8 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 		if (rc < 0 && salvage_codec_load(v[i].path, c) == 0 &&
 		    (channels == 0 || c->channels == channels)) {
 			c->source = "cache";
+			snprintf(c->what, sizeof(c->what), "the settings of "
+			    "a recording processed before");
 			rc = salvage_check(src, start, c, why, sizeof(why));
 		}
 		free(v[i].path);
@@ -795,11 +800,11 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 	if (salvage_codec_made(&o->jibri, channels ? channels : 2, c, err,
 	    errlen) < 0)
 		return -1;
-	c->source = "Jibri settings'";
-	if (salvage_check(src, start, c, err, errlen) < 0)
-		return -1;
 	c->source = "synthesized";
-	return 0;
+	snprintf(c->what, sizeof(c->what), "the JIBRI_* settings (%ux%u, %u "
+	    "fps, %s, crf %u)", o->jibri.width, o->jibri.height, o->jibri.fps,
+	    o->jibri.preset, o->jibri.crf);
+	return salvage_check(src, start, c, err, errlen);
 }
 
 /* The index of what the walk found, in the output: per track, sizes and
