@@ -210,6 +210,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
 	-DJP_SYSCONFDIR=\"$(SYSCONFDIR)\" -Isrc \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(wildcard src/base/*.c) src/media/mp4box.c src/media/faststart.c \
+	src/media/h264.c src/media/mdatwalk.c \
 	src/daemon/request.c src/daemon/session.c src/store/xml.c src/api/event.c \
 	src/api/token.c src/api/rooms.c src/api/db.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
