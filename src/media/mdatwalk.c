@@ -48,7 +48,8 @@ mdatwalk_src_close(struct mdatwalk_src *s)
 const uint8_t *
 mdatwalk_at(struct mdatwalk_src *s, uint64_t off, size_t len)
 {
-	uint64_t base, want, page = (uint64_t)sysconf(_SC_PAGESIZE);
+	static uint64_t page;
+	uint64_t base, want;
 	void *m;
 
 	if (off > s->size || len > s->size - off)
@@ -58,6 +59,8 @@ mdatwalk_at(struct mdatwalk_src *s, uint64_t off, size_t len)
 	if (s->map != NULL && off >= s->map_off &&
 	    off + len <= s->map_off + s->map_len)
 		return s->map + (off - s->map_off);
+	if (page == 0)
+		page = (uint64_t)sysconf(_SC_PAGESIZE);
 	mdatwalk_src_close(s);
 	base = off & ~(page - 1);
 	want = off - base + len;
@@ -256,16 +259,18 @@ mdatwalk_aac_end(const uint8_t *p, size_t i)
 	return (p[i - 1] & 3) == 3;
 }
 
-/* Whether b can open an AAC frame of the stream: its channel element
- * (SCE mono, CPE stereo, instance 0); the very first frame of the
- * stream opens with a FIL element (the encoder's name). */
+/* Whether p (n bytes left) can open an AAC frame of the stream: its
+ * channel element (SCE mono, CPE stereo, instance 0); or the FIL element
+ * in which ffmpeg's encoder names itself ("Lavc..."), in the first frame
+ * and every 256th after it. first: any FIL may open the very first. */
 static bool
-mdatwalk_aac_start(unsigned b, unsigned channels, bool first)
+mdatwalk_aac_start(const uint8_t *p, size_t n, unsigned channels,
+    bool first)
 {
-	unsigned id = b >> 5, tag = (b >> 1) & 0xf;
+	unsigned id = p[0] >> 5, tag = (p[0] >> 1) & 0xf;
 
-	if (first && id == 6)
-		return true;
+	if (id == 6)
+		return first || (n >= 7 && memcmp(p + 3, "Lavc", 4) == 0);
 	return tag == 0 && id == (channels == 1 ? 0u : 1u);
 }
 
@@ -293,7 +298,7 @@ mdatwalk_audio(struct mdatwalk_src *s, uint64_t a, uint64_t b,
 		return false;
 	while (x < len) {
 		found = false;
-		if (!mdatwalk_aac_start(p[x], c->channels, f))
+		if (!mdatwalk_aac_start(p + x, len - x, c->channels, f))
 			break;
 		max = MDATWALK_AAC_MAX * (c->channels > 1 ? 2 : 1);
 		for (y = x + MDATWALK_AAC_MIN; y <= len && y - x <= max; y++) {
@@ -301,9 +306,9 @@ mdatwalk_audio(struct mdatwalk_src *s, uint64_t a, uint64_t b,
 				continue;
 			/* the next frame, or (at the end of the data) the
 			 * video frame that was cut */
-			if (y < len && !mdatwalk_aac_start(p[y], c->channels,
-			    false) && !(tail && mdatwalk_maybe_video(s, a + y,
-			    b)))
+			if (y < len && !mdatwalk_aac_start(p + y, len - y,
+			    c->channels, false) && !(tail &&
+			    mdatwalk_maybe_video(s, a + y, b)))
 				continue;
 			if (c->aac_ok(c->ctx, p + x, y - x) != 1)
 				continue;

@@ -638,8 +638,10 @@ salvage_aac_ok(void *ctx, const uint8_t *p, size_t len)
 	    avlib.avcodec_receive_frame(a->ctx, a->frame) >= 0 &&
 	    a->frame->nb_samples == SALVAGE_AAC_FRAME &&
 	    avlib.avcodec_receive_frame(a->ctx, a->frame) == AVERROR(EAGAIN);
-	/* what the decoder kept of the packet (bytes past the frame) goes */
-	avlib.avcodec_flush_buffers(a->ctx);
+	/* what the decoder kept of a packet that was more than a frame goes
+	 * (a frame consumed whole leaves nothing behind) */
+	if (!ok)
+		avlib.avcodec_flush_buffers(a->ctx);
 	a->pkt->data = NULL;
 	a->pkt->size = 0;
 	return ok ? 1 : 0;
