@@ -22,6 +22,9 @@ struct api_doors {
 	 * (jobview_summary): id NULL, every job (a new array, oldest
 	 * first); else that job, or NULL when there is none. Any thread. */
 	json_t *(*recordings)(void *ctx, const char *id);
+	/* 1 while RECORDINGS_DIR is below DISK_MIN_FREE with nothing
+	 * finished left to delete (health: degraded). Any thread. */
+	int (*disk_full)(void *ctx);
 	void *ctx;
 };
 

@@ -211,6 +211,15 @@ health(struct api *a, struct http_req *rq, const struct config *cfg)
 	    (json_int_t)h.journal_lines, "bytes", (json_int_t)h.journal_bytes));
 	json_object_set_new(body, "spool", json_string(spool_ok ? "ok" :
 	    "down"));
+	/* Jibri's next recording fails on a full disk */
+	if (a->doors.disk_full != NULL && a->doors.disk_full(a->doors.ctx)) {
+		json_object_set_new(body, "recordings_disk",
+		    json_string("below DISK_MIN_FREE, nothing finished to "
+		    "delete"));
+		ok = false;
+	} else {
+		json_object_set_new(body, "recordings_disk", json_string("ok"));
+	}
 	if (!ok)
 		json_object_set_new(body, "status", json_string("degraded"));
 	http_reply(rq, ok ? 200 : 503, body, NULL);

@@ -58,6 +58,8 @@ static const struct key keys[] = {
 	{ "EVENT_JOURNAL_MAX", "64MiB", false },
 	{ "LOG_FORMAT", "text", false },
 	{ "LOG_LEVEL", "info", false },
+	{ "DISK_MIN_FREE", "10%", false },
+	{ "JOB_RETENTION", "30d", false },
 	{ "JIBRI_RESOLUTION", "1920x1080", false },
 	{ "JIBRI_FRAMERATE", "30", false },
 	{ "JIBRI_PRESET", "ultrafast", false },
@@ -294,6 +296,38 @@ parse_int(struct raw *r, const char *name, int64_t min, int64_t max, int *out)
 		return;
 	}
 	*out = (int)n;
+}
+
+/* DISK_MIN_FREE: a percentage of RECORDINGS_DIR's file system or a size;
+ * JOB_RETENTION: how long a finished job's file outlives its source. */
+static void
+parse_disk(struct raw *r, struct config *c)
+{
+	const char *v = get(r, "DISK_MIN_FREE");
+	size_t n = strlen(v);
+	int64_t pct, secs;
+	char *num;
+
+	if (n > 1 && v[n - 1] == '%') {
+		num = xstrdup(v);
+		num[n - 1] = '\0';
+		if (util_parse_i64(num, &pct) < 0 || pct < 0 || pct > 90)
+			msg_add(r->errors, "DISK_MIN_FREE: `%s' is not a "
+			    "percentage from 0%% to 90%% or a size like 20GiB",
+			    v);
+		else
+			c->disk_min_free_pct = (int)pct;
+		free(num);
+	} else if (util_parse_size(v, &c->disk_min_free_bytes) < 0) {
+		msg_add(r->errors, "DISK_MIN_FREE: `%s' is not a percentage "
+		    "like 10%% or a size like 20GiB", v);
+	}
+	v = get(r, "JOB_RETENTION");
+	if (util_parse_duration(v, &secs) < 0 || secs < 3600)
+		msg_add(r->errors, "JOB_RETENTION: `%s' is not a duration of "
+		    "an hour or more like 30d", v);
+	else
+		c->job_retention = secs;
 }
 
 /* Jibri's recording settings (its ffmpeg's -video_size, -r, -preset and
@@ -614,6 +648,7 @@ build(struct raw *r, struct config *c)
 	parse_keep_local(r, c);
 	parse_int(r, "WORKERS", 1, 64, &c->workers);
 	parse_jibri(r, c);
+	parse_disk(r, c);
 	v = get(r, "STABLE_SECONDS");
 	if (util_parse_duration(v, &n) < 0 || n < 1)
 		msg_add(r->errors, "STABLE_SECONDS: `%s' is not a number of "

@@ -52,6 +52,12 @@ struct config {
 	enum keep_local keep_local;
 	int64_t keep_local_age;        /* seconds, for KEEP_AGE */
 	int workers;
+	/* below this much free space on RECORDINGS_DIR, finished sources
+	 * are deleted oldest first: a percentage, or bytes (one is 0) */
+	int disk_min_free_pct;
+	uint64_t disk_min_free_bytes;
+	int64_t job_retention;         /* seconds a finished job's file
+	                                  outlives its source */
 	/* Jibri's recording settings, for salvage (JIBRI_*) */
 	unsigned jibri_width, jibri_height;
 	int jibri_framerate;

@@ -148,6 +148,15 @@ spool_has_job(const struct spool *sp, const char *id)
 	return lstat(path, &st) == 0;
 }
 
+int
+spool_forget(const struct spool *sp, const char *id)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.json", sp->jobs, id);
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 static struct job *
 load_path(const char *path, char *why, size_t whylen)
 {

@@ -42,6 +42,9 @@ struct job *spool_load(const struct spool *sp, const char *id);
  * still owns its id). */
 int spool_has_job(const struct spool *sp, const char *id);
 
+/* Remove jobs/<id>.json (JOB_RETENTION ran out). 0, or -1 with errno. */
+int spool_forget(const struct spool *sp, const char *id);
+
 /* A job file is read whole; a multipart resume state of 10,000 parts is
  * well under this. */
 #define SPOOL_JOB_MAX (16 << 20)

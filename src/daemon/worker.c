@@ -3,6 +3,7 @@
 #include "api/api.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "daemon/intake.h"
 #include "daemon/job.h"
@@ -25,12 +26,20 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 
 #define SWEEP_INTERVAL_MS (60 * 1000)
+/* RECORDINGS_DIR's free space is looked at this often (statvfs) */
+#define DISK_INTERVAL_MS (10 * 1000)
+/* job files past JOB_RETENTION are looked for this often */
+#define RETENTION_INTERVAL_MS (3600 * 1000)
+/* "nothing to delete" is said at most this often */
+#define DISK_WARN_INTERVAL_MS (10 * 60 * 1000)
 #define WATCH_REOPEN_MS (10 * 1000)
 
 struct daemon {
@@ -54,6 +63,9 @@ struct daemon {
 	int busy;                    /* jobs a worker holds */
 	atomic_bool stopping;
 	int64_t next_sweep;          /* monotonic ms */
+	int64_t next_disk, next_retention, disk_warned;
+	atomic_bool disk_full;       /* below DISK_MIN_FREE with nothing
+	                                finished to delete (health says so) */
 	int64_t watchdog_usec;
 	int64_t next_watchdog;
 
@@ -118,6 +130,62 @@ http_recordings(void *ctx, const char *id)
 	struct daemon *d = ctx;
 
 	return id == NULL ? jobview_list(&d->sp) : jobview_one(&d->sp, id);
+}
+
+/* ---- what /metrics shows of the pipeline -------------------------------- */
+
+/* The metrics' state and kind labels are the job table's own names. */
+static const char *metric_states[JOB_QUARANTINED + 1];
+static const char *metric_kinds[JOB_NOUT];
+
+static void
+metrics_tables(void)
+{
+	int i;
+
+	for (i = 0; i <= JOB_QUARANTINED; i++)
+		metric_states[i] = job_state_name((enum job_state)i);
+	for (i = 0; i < JOB_NOUT; i++)
+		metric_kinds[i] = job_outputs[i].name;
+	metrics_dim_set(METRICS_DIM_STATE, metric_states, JOB_QUARANTINED + 1);
+	metrics_dim_set(METRICS_DIM_KIND, metric_kinds, JOB_NOUT);
+}
+
+/* At each scrape (any thread): jobs by state; the spool's depth, requests
+ * waiting plus jobs that go on by themselves (job_due: not final, not
+ * failed for good); the age of the oldest of those. */
+static void
+collect_jobs(void *ctx)
+{
+	struct daemon *d = ctx;
+	size_t by_state[JOB_QUARANTINED + 1] = { 0 }, pending = 0, i;
+	char oldest[UTIL_ISO_LEN] = "";
+	double age = 0;
+	struct tm tm;
+	time_t t;
+
+	pthread_mutex_lock(&d->tab.mu);
+	for (i = 0; i < d->tab.n; i++) {
+		const struct job *j = d->tab.v[i];
+		if ((unsigned)j->state <= JOB_QUARANTINED)
+			by_state[j->state]++;
+		if (job_due(j) < 0)
+			continue;
+		pending++;
+		if (j->created_at != NULL && (oldest[0] == '\0' ||
+		    strcmp(j->created_at, oldest) < 0))
+			util_strlcpy(oldest, j->created_at, sizeof(oldest));
+	}
+	pthread_mutex_unlock(&d->tab.mu);
+	for (i = 0; i <= JOB_QUARANTINED; i++)
+		metrics_set(METRIC_JOBS, i, (double)by_state[i]);
+	metrics_set(METRIC_SPOOL_DEPTH, 0,
+	    (double)(spool_pending_requests(&d->sp) + pending));
+	memset(&tm, 0, sizeof(tm));
+	if (oldest[0] != '\0' && strptime(oldest, "%Y-%m-%dT%H:%M:%S", &tm) !=
+	    NULL && (t = timegm(&tm)) != (time_t)-1)
+		age = (double)util_now_ms() / 1000.0 - (double)t;
+	metrics_set(METRIC_OLDEST_PENDING, 0, age > 0 ? age : 0);
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -410,6 +478,143 @@ prunable(const struct job *j)
 	return lstat(j->source, &st) < 0 && errno == ENOENT;
 }
 
+/* ---- a disk that never fills ----------------------------------------- */
+
+static int
+by_finished(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a;
+	const struct job *y = *(struct job *const *)b;
+
+	return x->finished_at_ms < y->finished_at_ms ? -1 :
+	    x->finished_at_ms > y->finished_at_ms;
+}
+
+/* Bytes free on RECORDINGS_DIR and the least DISK_MIN_FREE allows; -1
+ * when statvfs fails. */
+static int
+disk_room(struct daemon *d, uint64_t *avail, uint64_t *min)
+{
+	struct statvfs sv;
+
+	if (statvfs(d->cfg->recordings_dir, &sv) < 0)
+		return -1;
+	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	*min = d->cfg->disk_min_free_bytes ? d->cfg->disk_min_free_bytes :
+	    (uint64_t)sv.f_blocks * sv.f_frsize / 100 *
+	    (uint64_t)d->cfg->disk_min_free_pct;
+	return 0;
+}
+
+/*
+ * Below DISK_MIN_FREE on RECORDINGS_DIR: delete the sources of finished
+ * recordings (objects verified, webhook acknowledged or disabled), oldest
+ * first, until it is above; KEEP_LOCAL=keep notwithstanding, since a full
+ * disk fails Jibri's next recording. Never a recording not finished, a
+ * quarantined one or a salvaged original (pipeline_delete_source says no
+ * to those too). Nothing to delete: a warning, and health says so.
+ */
+static void
+disk_policy(struct daemon *d)
+{
+	uint64_t avail, min;
+	struct job **v;
+	size_t i, n = 0;
+	char a[32], m[32];
+	bool freed = false;
+
+	if (disk_room(d, &avail, &min) < 0 || avail >= min) {
+		atomic_store(&d->disk_full, false);
+		return;
+	}
+	pthread_mutex_lock(&d->tab.mu);
+	v = xcalloc(d->tab.n + 1, sizeof(*v));
+	for (i = 0; i < d->tab.n; i++) {
+		struct job *j = d->tab.v[i];
+		if (j->running || j->state != JOB_DONE || j->salvaged ||
+		    j->quarantined || j->source_deleted_at != NULL)
+			continue;
+		j->running = true;
+		v[n++] = j;
+	}
+	pthread_mutex_unlock(&d->tab.mu);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_finished);
+	for (i = 0; i < n && avail < min; i++) {
+		if (pipeline_delete_source(v[i]) <= 0)
+			continue;
+		spool_save(&d->sp, v[i]);
+		freed = true;
+		log_warn("RECORDINGS_DIR below DISK_MIN_FREE: deleted a finished "
+		    "recording's source (stored and announced)", "id", v[i]->id,
+		    "source", v[i]->source, "free_bytes", log_i64(a,
+		    (int64_t)avail), "min_free_bytes", log_i64(m, (int64_t)min));
+		if (disk_room(d, &avail, &min) < 0)
+			break;
+	}
+	pthread_mutex_lock(&d->tab.mu);
+	for (i = 0; i < n; i++)
+		v[i]->running = false;
+	pthread_mutex_unlock(&d->tab.mu);
+	free(v);
+	atomic_store(&d->disk_full, avail < min);
+	if (avail < min && util_mono_ms() - d->disk_warned >=
+	    DISK_WARN_INTERVAL_MS) {
+		d->disk_warned = util_mono_ms();
+		log_warn(freed ? "RECORDINGS_DIR still below DISK_MIN_FREE after "
+		    "deleting every finished source: Jibri's next recording "
+		    "may fail" : "RECORDINGS_DIR below DISK_MIN_FREE and no "
+		    "finished recording to delete: Jibri's next recording may "
+		    "fail", "dir", d->cfg->recordings_dir, "free_bytes",
+		    log_i64(a, (int64_t)avail), "min_free_bytes",
+		    log_i64(m, (int64_t)min));
+	}
+}
+
+/* Job files of finished jobs whose source is gone, older than
+ * JOB_RETENTION: removed (not in the table any more: prunable). */
+struct retention {
+	struct daemon *d;
+	int64_t before;              /* finished before this (ms) */
+	size_t removed;
+};
+
+static void
+retention_one(struct job *j, void *ctx)
+{
+	struct retention *r = ctx;
+	struct stat st;
+
+	if (job_state_final(j->state) && j->finished_at_ms > 0 &&
+	    j->finished_at_ms < r->before && (j->source_deleted_at != NULL ||
+	    (lstat(j->source, &st) < 0 && errno == ENOENT)) &&
+	    jobtab_find(&r->d->tab, j->id) == NULL &&
+	    spool_forget(&r->d->sp, j->id) == 0)
+		r->removed++;
+	job_free(j);
+}
+
+static void
+retention_sweep(struct daemon *d)
+{
+	struct retention r = { d, util_now_ms() - d->cfg->job_retention *
+	    1000, 0 };
+	char n[24];
+
+	spool_each_job(&d->sp, retention_one, NULL, &r);
+	if (r.removed > 0)
+		log_info("finished jobs past JOB_RETENTION removed", "jobs",
+		    log_i64(n, (int64_t)r.removed));
+}
+
+static int
+door_disk_full(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return atomic_load(&d->disk_full) ? 1 : 0;
+}
+
 /* Every SWEEP_INTERVAL: KEEP_LOCAL=<age> deletes the sources of completed
  * jobs once old enough (claimed while it deletes and saves, outside the
  * lock); finished jobs without a source are pruned. */
@@ -600,8 +805,11 @@ setup(struct daemon *d, struct config *cfg, const char *config_path)
 		}
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d->watchdog_usec = (int64_t)usec;
+	metrics_tables();
+	metrics_collector_add(collect_jobs, d);
 	doors = (struct api_doors){ .admit = http_admit,
-	    .recordings = http_recordings, .ctx = d };
+	    .recordings = http_recordings, .disk_full = door_disk_full,
+	    .ctx = d };
 	pthread_rwlock_wrlock(&d->api_lock);
 	d->api = api_start(cfg, &doors, err, sizeof(err));
 	pthread_rwlock_unlock(&d->api_lock);
@@ -624,6 +832,7 @@ teardown(struct daemon *d)
 	api_stop(d->api);
 	d->api = NULL;
 	pthread_rwlock_unlock(&d->api_lock);
+	metrics_collector_remove(collect_jobs, d);
 	atomic_store(&d->stopping, true);
 	pthread_mutex_lock(&d->tab.mu);
 	pthread_cond_broadcast(&d->cv);
@@ -695,7 +904,7 @@ worker_main(struct config *cfg, const char *config_path)
 	    "workers", log_i64(workers, cfg->workers));
 	free(shown);
 	sd_notify(0, "READY=1");
-	d.next_sweep = util_mono_ms();
+	d.next_sweep = d.next_disk = d.next_retention = util_mono_ms();
 
 	while (!stop) {
 		now = util_mono_ms();
@@ -710,12 +919,22 @@ worker_main(struct config *cfg, const char *config_path)
 			sweep(&d);
 			d.next_sweep = now + SWEEP_INTERVAL_MS;
 		}
+		if (now >= d.next_disk) {
+			disk_policy(&d);
+			d.next_disk = now + DISK_INTERVAL_MS;
+		}
+		if (now >= d.next_retention) {
+			retention_sweep(&d);
+			d.next_retention = now + RETENTION_INTERVAL_MS;
+		}
 		if (d.watchdog_usec > 0 && now >= d.next_watchdog) {
 			sd_notify(0, "WATCHDOG=1");
 			d.next_watchdog = now + d.watchdog_usec / 2000;
 		}
 		notify_status(&d);
 		wait = min_wait(wait, d.next_sweep - now);
+		wait = min_wait(wait, d.next_disk - now);
+		wait = min_wait(wait, d.next_retention - now);
 		if (d.watch == NULL)
 			wait = min_wait(wait, d.watch_retry_at - now);
 		if (d.watchdog_usec > 0)

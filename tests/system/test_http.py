@@ -22,7 +22,7 @@ from harness import SECRET, SLOW, job_id
 INVALID_SIG = "Invalid webhook signature"
 
 HEALTH_KEYS = {"status", "service", "timestamp", "webhook_secret_configured",
-               "database", "spool", "journal"}
+               "database", "spool", "journal", "recordings_disk"}
 
 
 def recording_body(room, path, status="completed",

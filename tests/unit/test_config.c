@@ -127,6 +127,9 @@ defaults(void)
 	CHECK(c->event_sync_token == NULL);
 	CHECK_INT(c->log_format, LOG_FORMAT_TEXT);
 	CHECK_INT(c->log_level, LOG_LEVEL_INFO);
+	CHECK_INT(c->disk_min_free_pct, 10);
+	CHECK_INT(c->disk_min_free_bytes, 0);
+	CHECK_INT(c->job_retention, 30 * 86400);
 	CHECK_INT(c->jibri_width, 1920);
 	CHECK_INT(c->jibri_height, 1080);
 	CHECK_INT(c->jibri_framerate, 30);
@@ -233,6 +236,10 @@ static const struct key_case {
 	{ "LOG_FORMAT", "json", F(log_format), ENUM, NULL, LOG_FORMAT_JSON },
 	{ "LOG_LEVEL", "debug", F(log_level), ENUM, NULL, LOG_LEVEL_DEBUG },
 	{ "LOG_LEVEL", "error", F(log_level), ENUM, NULL, LOG_LEVEL_ERROR },
+	{ "DISK_MIN_FREE", "15%", F(disk_min_free_pct), INT, NULL, 15 },
+	{ "DISK_MIN_FREE", "2GiB", F(disk_min_free_bytes), U64, NULL,
+	    2ULL << 30 },
+	{ "JOB_RETENTION", "7d", F(job_retention), I64, NULL, 7 * 86400 },
 	{ "JIBRI_RESOLUTION", "1280x720", F(jibri_width), UINT, NULL, 1280 },
 	{ "JIBRI_RESOLUTION", "1280x720", F(jibri_height), UINT, NULL, 720 },
 	{ "JIBRI_FRAMERATE", "25", F(jibri_framerate), INT, NULL, 25 },
@@ -553,10 +560,12 @@ every_problem_named(void)
 	setenv("EVENT_JOURNAL_MAX", "12", 1);
 	setenv("JIBRI_RESOLUTION", "1920*1080", 1);
 	setenv("JIBRI_PRESET", "warp", 1);
+	setenv("DISK_MIN_FREE", "95%", 1);
 	c = config_load(NULL, &e, &w);
 	CHECK(c == NULL);
 	CHECK(has_msg(&e, "JIBRI_RESOLUTION: `1920*1080'"));
 	CHECK(has_msg(&e, "JIBRI_PRESET: `warp'"));
+	CHECK(has_msg(&e, "DISK_MIN_FREE: `95%'"));
 	CHECK(has_msg(&e, "EVENT_JOURNAL_MAX: `12'"));
 	CHECK(has_msg(&e, "WORKERS: `zero'"));
 	CHECK(has_msg(&e, "S3_PART_SIZE: `1M'"));
