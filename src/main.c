@@ -45,6 +45,27 @@ usage(FILE *f)
 	    CONFIG_DEFAULT_PATH);
 }
 
+/* -c ENV_FILE may also follow the subcommand (`jibri-pipeline check -c
+ * FILE'): taken out of its arguments (up to a `--'), which are shifted
+ * down; the new count. */
+static int
+global_options(int argc, char **argv)
+{
+	int i = 1, j;
+
+	while (i < argc && strcmp(argv[i], "--") != 0) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			cmd_config_path = argv[i + 1];
+			for (j = i; j + 2 <= argc; j++)
+				argv[j] = argv[j + 2];
+			argc -= 2;
+			continue;
+		}
+		i++;
+	}
+	return argc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -75,7 +96,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[a], commands[i].name) == 0)
-			return commands[i].fn(argc - a, argv + a);
+			return commands[i].fn(global_options(argc - a, argv + a),
+			    argv + a);
 	}
 	fprintf(stderr, "jibri-pipeline: unknown command `%s'\n", argv[a]);
 	usage(stderr);

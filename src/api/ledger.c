@@ -68,8 +68,8 @@ ledger_object(const json_t *s, char *bucket, size_t blen, const char **key)
 {
 	const json_t *v = json_object_get(json_object_get(s, "objects"),
 	    "video");
-	const char *url = ledger_str(v, "url");
-	size_t n, k;
+	const char *url = ledger_str(v, "url"), *slash;
+	size_t n, k, segs;
 
 	bucket[0] = '\0';
 	*key = ledger_str(v, "key");
@@ -80,12 +80,14 @@ ledger_object(const json_t *s, char *bucket, size_t blen, const char **key)
 		snprintf(bucket, blen, "%.*s", (int)n, url + 5);
 		return;
 	}
+	/* the URL less as many path segments as the key has (the URL is
+	 * percent-encoded, the key exact) */
 	n = strlen(url);
-	k = strlen(*key);
-	if (n > k + 1 && strcmp(url + n - k, *key) == 0)
-		snprintf(bucket, blen, "%.*s", (int)(n - k - 1), url);
-	else
-		snprintf(bucket, blen, "%s", url);
+	for (k = 0, segs = 1; (*key)[k] != '\0'; k++)
+		segs += (*key)[k] == '/';
+	while (segs-- > 0 && (slash = memrchr(url, '/', n)) != NULL)
+		n = (size_t)(slash - url);
+	snprintf(bucket, blen, "%.*s", (int)n, url);
 }
 
 int

@@ -2,6 +2,7 @@
 #include "store/store_file.h"
 #include "base/fsutil.h"
 #include "base/util.h"
+#include "store/s3.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -39,10 +40,23 @@ store_file_close(struct store_file *f)
 	free(f);
 }
 
+/* file:// and the path, percent-encoded (RFC 3986; '/' kept). */
+static void
+store_file_url_of(const char *path, char *buf, size_t size)
+{
+	char *p = s3_encode_dup(path, true);
+
+	snprintf(buf, size, "file://%s", p);
+	free(p);
+}
+
 void
 store_file_url(struct store_file *f, const char *key, char *buf, size_t size)
 {
-	snprintf(buf, size, "file://%s/%s", f->dir, key);
+	char *path = xasprintf("%s/%s", f->dir, key);
+
+	store_file_url_of(path, buf, size);
+	free(path);
 }
 
 /* Disk full, quota, I/O errors and a missing mount heal by themselves or
@@ -146,7 +160,7 @@ store_file_put(struct store_file *f, const char *key,
 		    (long long)src_st.st_size);
 		return STORE_RETRY;
 	}
-	util_snprintf(out->url, sizeof(out->url), "file://%s", dst);
+	store_file_url_of(dst, out->url, sizeof(out->url));
 	out->size = (uint64_t)dst_st.st_size;
 	out->etag[0] = '\0';
 	return STORE_OK;

@@ -118,10 +118,16 @@ store_s3_close(struct store_s3 *s)
 	free(s);
 }
 
+/* The object's URL, percent-encoded (RFC 3986; '/' kept): a room name
+ * with a space, '#' or '?' still makes a URL a client can use. The key
+ * itself is reported exact, apart. */
 void
 store_s3_url(struct store_s3 *s, const char *key, char *buf, size_t size)
 {
-	snprintf(buf, size, "s3://%s/%s", s->t.bucket, key);
+	char *k = s3_encode_dup(key, true);
+
+	snprintf(buf, size, "s3://%s/%s", s->t.bucket, k);
+	free(k);
 }
 
 /* What an operator should look at for a refusal the server named. */

@@ -28,6 +28,7 @@ import tempfile
 import time
 import types
 import unittest
+import urllib.parse
 import uuid
 
 import media
@@ -672,8 +673,9 @@ class PipelineCase(unittest.TestCase):
                 self.assertEqual(b["objects"][name]["sha256"], o["sha256"])
                 self.assertEqual(b["objects"][name]["size"], o["size"])
                 self.assertEqual(b["objects"][name]["key"], o["key"])
-                self.assertEqual(b["objects"][name]["url"],
-                                 "file://" + self.stored(o["key"]))
+                # percent-encoded (RFC 3986), the key exact
+                self.assertEqual(b["objects"][name]["url"], "file://" +
+                                 urllib.parse.quote(self.stored(o["key"])))
             self.assertEqual(sorted(b["objects"]), sorted(j["objects"]))
         for other in self.receiver.all():
             if other.idempotency_key == s.id:

@@ -78,6 +78,9 @@ class Check(PipelineCase):
         env = self.environ(JIBRI_PIPELINE_CONFIG=None)
         p = self.cli("-c", path, "check", env=env)
         self.assert_names(p, "KEEP_LOCAL", "sometimes")
+        # the option after the subcommand works the same
+        p = self.cli("check", "-c", path, env=env)
+        self.assert_names(p, "KEEP_LOCAL", "sometimes")
         env["KEEP_LOCAL"] = "7d"
         p = self.cli("-c", path, "check", env=env)
         self.assertEqual(p.returncode, 0, p.stderr)

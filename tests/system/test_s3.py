@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import rgw
 from harness import sha256_file
@@ -178,7 +179,8 @@ class S3Case(unittest.TestCase):
         if result is not None:
             self.assertEqual(result["etag"], etag)
             self.assertEqual(result["size"], size)
-            self.assertEqual(result["url"], "s3://%s/%s" % (C.bucket, key))
+            self.assertEqual(result["url"], "s3://%s/%s" % (
+                C.bucket, urllib.parse.quote(key)))
 
     def assert_no_open_uploads(self):
         self.assertEqual(C.list_multipart_uploads(C.bucket), [])

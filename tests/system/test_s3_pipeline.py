@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import time
+import urllib.parse
 
 import rgw
 from harness import PipelineCase, key_component, sha256_file
@@ -67,7 +68,8 @@ class S3Pipeline(PipelineCase):
         self.assertEqual(sorted(o["key"] for o in j["objects"].values()),
                          sorted(self.full_key(s, f) for f in files))
         for name, o in j["objects"].items():
-            self.assertEqual(o["url"], "s3://%s/%s" % (C.bucket, o["key"]))
+            self.assertEqual(o["url"], "s3://%s/%s" % (
+                C.bucket, urllib.parse.quote(o["key"])))
             sha, size = C.object_sha256(C.bucket, o["key"])
             self.assertEqual((sha, size), (o["sha256"], o["size"]), name)
             head = C.head_object(C.bucket, o["key"])
@@ -103,8 +105,8 @@ class S3Pipeline(PipelineCase):
                          j["objects"]["video"]["sha256"])
         body = self.assert_webhook_s3(s, j)
         self.assertEqual(body["objects"]["video"]["url"],
-                         "s3://%s/%s" % (C.bucket,
-                                         self.full_key(s, "recording.mp4")))
+                         "s3://%s/%s" % (C.bucket, urllib.parse.quote(
+                             self.full_key(s, "recording.mp4"))))
         self.assert_secret_nowhere(s.token)
         self.assertNotIn(C.secret_key, self.daemon_log())
 

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import unittest
+import urllib.parse
 
 from harness import PipelineCase, sha256_file
 from s3stub import S3Stub, canonical
@@ -142,8 +143,8 @@ class StubCase(unittest.TestCase):
         if res is not None:
             self.assertEqual(res["etag"], o["etag"])
             self.assertEqual(res["size"], len(o["body"]))
-            self.assertEqual(res["url"], "s3://%s/%s" % (self.stub.bucket,
-                                                         key))
+            self.assertEqual(res["url"], "s3://%s/%s" % (
+                self.stub.bucket, urllib.parse.quote(key)))
         self.assertFalse(os.path.exists(self.state_path()),
                          "the resume file outlived a finished upload")
 
