@@ -3,6 +3,7 @@
 #include "base/fsutil.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "media/probe.h"
 #include "media/remux.h"
@@ -70,6 +71,7 @@ fail_for_good(struct pipeline_ctx *ctx, struct job *j, const char *reason)
 {
 	job_fail(j, reason, -1);
 	save(ctx, j);
+	metrics_inc(METRIC_FINISHED, METRICS_FINISHED_FAILED, 1);
 	log_error("job failed; fix the cause, then: jibri-pipeline retry ID",
 	    "id", j->id, "step", job_state_name(j->resume_step), "error", reason);
 	return STEP_STOP;
@@ -260,8 +262,10 @@ salvage_source(struct pipeline_ctx *ctx, struct job *j, int fd,
 		}
 		util_snprintf(msg, sizeof(msg), "%s; salvage found nothing to "
 		    "rebuild: %s", why, err);
+		metrics_inc(METRIC_SALVAGE, METRICS_SALVAGE_NOTHING, 1);
 		return quarantine(ctx, j, msg);
 	}
+	metrics_inc(METRIC_SALVAGE, METRICS_SALVAGE_SALVAGED, 1);
 	j->salvaged = true;
 	job_set_doc(&j->salvage, salvage_report_json(&r));
 	util_snprintf(secs, sizeof(secs), "%.2f", r.recovered_seconds);
@@ -614,6 +618,7 @@ store_output(struct pipeline_ctx *ctx, struct job *j, struct store *st,
 	struct store_object obj;
 	struct store_put put;
 	char path[PATH_MAX], size[24];
+	int64_t t0;
 	int rc;
 
 	util_snprintf(path, sizeof(path), "%s/%s", work, f->file);
@@ -628,9 +633,13 @@ store_output(struct pipeline_ctx *ctx, struct job *j, struct store *st,
 	put.checkpoint = checkpoint;
 	put.ctx = &cp;
 	put.cancel = ctx->stopping;
+	t0 = util_mono_ms();
 	rc = store_put(st, &put, &obj, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
+	metrics_observe(METRIC_STORE_SECONDS, o,
+	    (double)(util_mono_ms() - t0) / 1000.0);
+	metrics_inc(METRIC_STORED_BYTES, o, (uint64_t)obj.size);
 	ob->stored = true;
 	job_set(&ob->key, f->key);
 	job_set(&ob->url, obj.url);
@@ -688,7 +697,7 @@ static enum step_result
 step_notify(struct pipeline_ctx *ctx, struct job *j)
 {
 	struct job_webhook *wh = &j->webhook;
-	int64_t now = util_now_ms(), first, retry_after, attempts, delay;
+	int64_t now = util_now_ms(), first, retry_after, attempts, delay, t0;
 	char err[700], code[24], msg[800], key[64];
 	long status;
 	int rc;
@@ -713,9 +722,15 @@ step_notify(struct pipeline_ctx *ctx, struct job *j)
 		    (long long)j->generation);
 	else
 		snprintf(key, sizeof(key), "%s", j->id);
+	t0 = util_mono_ms();
 	rc = webhook_post(ctx->cfg->webhook_url, ctx->cfg->webhook_secret, key,
 	    wh->body, ctx->cfg->webhook_timeout, &status, &retry_after, err,
 	    sizeof(err));
+	metrics_observe(METRIC_WEBHOOK_SECONDS, 0,
+	    (double)(util_mono_ms() - t0) / 1000.0);
+	metrics_inc(METRIC_WEBHOOK_ATTEMPTS, rc == WEBHOOK_OK ?
+	    METRICS_WEBHOOK_ACKNOWLEDGED : rc == WEBHOOK_FATAL ?
+	    METRICS_WEBHOOK_FAILED : METRICS_WEBHOOK_RETRY, 1);
 	wh->status = status;
 	if (rc == WEBHOOK_OK) {
 		char ts[UTIL_ISO_LEN];
@@ -871,6 +886,9 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 	if (!j->logged) {
 		if (!(j->has_log_offset && uploadlog_has(logpath, j->log_offset,
 		    j->id))) {
+			if (uploadlog_rotate(logpath, UPLOADLOG_MAX) < 0)
+				log_warn("cannot rotate uploads.log", "path",
+				    logpath, "error", strerror(errno));
 			off = uploadlog_size(logpath);
 			if (off < 0)
 				return retry_later(ctx, j, "cannot read uploads.log");
@@ -900,6 +918,8 @@ step_finish(struct pipeline_ctx *ctx, struct job *j)
 	job_set(&j->finished_at, util_iso8601_ms(util_now_ms(), ts));
 	j->finished_at_ms = util_now_ms();
 	advance(ctx, j, quarantined ? JOB_QUARANTINED : JOB_DONE);
+	metrics_inc(METRIC_FINISHED, quarantined ?
+	    METRICS_FINISHED_QUARANTINED : METRICS_FINISHED_COMPLETED, 1);
 	log_info(quarantined ? "recording quarantined and reported" :
 	    "recording done", "id", j->id, "room", j->room_name,
 	    "session", j->session_id);

@@ -5,11 +5,30 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int
+uploadlog_rotate(const char *path, int64_t max)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	char *old;
+	int rc = 0;
+
+	/* two workers finishing at once rotate once */
+	pthread_mutex_lock(&mu);
+	if (uploadlog_size(path) >= max) {
+		old = xasprintf("%s.1", path);
+		rc = rename(path, old);
+		free(old);
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
 
 int64_t
 uploadlog_size(const char *path)

@@ -9,6 +9,15 @@
 
 #include "daemon/job.h"
 
+/* Past this size the log is rotated: uploads.log becomes uploads.log.1
+ * (replacing the one before) and a new one starts. Each line is appended
+ * with the file opened anew, so logrotate's move-and-create works as
+ * well (no signal needed). */
+#define UPLOADLOG_MAX (64 << 20)
+
+/* Rotate path when it has reached max bytes. 0, or -1/errno. */
+int uploadlog_rotate(const char *path, int64_t max);
+
 /* The log's current size (where the next line will start); -1/errno. */
 int64_t uploadlog_size(const char *path);
 

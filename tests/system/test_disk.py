@@ -131,3 +131,22 @@ class DiskMinFree(ApiCase):
             os.path.join(jobs, a.id + ".json")), 20, "the job file pruned")
         self.assertTrue(os.path.exists(os.path.join(jobs, b.id + ".json")))
         self.assertIn("JOB_RETENTION", self.daemon_log())
+
+
+class UploadLogRotation(ApiCase):
+    WEBHOOK = True
+
+    def test_rotated_by_size(self):
+        """uploads.log at 64 MiB: the next finished job moves it to
+        uploads.log.1 and starts a new one with its line."""
+        os.makedirs(self.state, exist_ok=True)
+        log = os.path.join(self.state, "uploads.log")
+        with open(log, "wb") as f:
+            f.truncate(64 << 20)          # sparse: costs no disk
+        self.start_daemon()
+        s = self.jibri(room="rotate", slow=False)
+        self.wait_job(s.id, timeout=60)
+        self.assertEqual(os.path.getsize(log + ".1"), 64 << 20)
+        with open(log) as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual([l["id"] for l in lines], [s.id])
