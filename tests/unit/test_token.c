@@ -522,6 +522,52 @@ verify_claims(void)
 	free(tok);
 }
 
+/* What the fuzzer found: the report is printed to a terminal, so a claim
+ * with DEL, a payload that is not JSON (jansson's message quotes it) and
+ * absurd times must all come out printable and whole. */
+static bool
+printable(const struct token_report *rep)
+{
+	const unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < rep->n; i++)
+		for (p = (const unsigned char *)rep->checks[i].text; *p; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				return false;
+	return true;
+}
+
+static void
+verify_hostile_values(void)
+{
+	struct config c = test_cfg();
+	struct token_report rep;
+	int64_t now = now_s();
+	char *tok;
+
+	tok = sign("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    "{\"iss\":\"reflector\",\"aud\":\"jitsi\",\"sub\":\"" DOMAIN
+	    "\",\"room\":\"r\",\"context\":{\"user\":{\"name\":\"a\x7f"
+	    "\\u001b[2Jb\"}}}", SECRET);
+	token_verify(&c, tok, "r", now, &rep);
+	CHECK(printable(&rep));
+	free(tok);
+	tok = sign("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    "\x1b[31m not json \x7f", SECRET);
+	CHECK(!token_verify(&c, tok, "r", now, &rep));
+	CHECK(printable(&rep));
+	free(tok);
+	tok = sign("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+	    "{\"iss\":\"reflector\",\"aud\":\"jitsi\",\"sub\":\"" DOMAIN
+	    "\",\"room\":\"r\",\"nbf\":1e300,\"exp\":-1e300}", SECRET);
+	CHECK(!token_verify(&c, tok, "r", now, &rep));
+	CHECK_INT(verdict(&rep, "nbf"), TOKEN_BAD);
+	CHECK_INT(verdict(&rep, "exp"), TOKEN_BAD);
+	CHECK(printable(&rep));
+	free(tok);
+}
+
 #define GOOD_CLAIMS(extra) \
 	"{\"iss\":\"reflector\",\"aud\":\"jitsi\",\"sub\":\"" DOMAIN "\"," \
 	"\"room\":\"r\"" extra "}"
@@ -644,5 +690,5 @@ report_print(void)
 UNIT_MAIN("token", T(mint_header_and_claims), T(mint_signature),
     T(mint_refuses), T(mint_defaults), T(url), T(verify_fresh),
     T(verify_wrong_secret), T(verify_times), T(verify_tampered),
-    T(verify_claims), T(verify_header), T(verify_malformed),
+    T(verify_claims), T(verify_header), T(verify_malformed), T(verify_hostile_values),
     T(verify_user_types), T(report_print))
