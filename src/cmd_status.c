@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Text mode writes to a terminal, and room names (from metadata.json's
@@ -127,6 +128,98 @@ by_created(const void *a, const void *b)
 	return strcmp(cx ? cx : "", cy ? cy : "");
 }
 
+/* How often --watch redraws. */
+#define STATUS_WATCH_SECONDS 2
+
+/* What --watch remembers of each job between two screens: the bytes
+ * stored then, for a rate and an ETA. */
+#define STATUS_RATES 256
+struct status_rate {
+	char id[33];
+	int64_t bytes;
+	double at;                   /* monotonic seconds */
+	double rate;                 /* bytes/s, smoothed; 0 unknown */
+};
+static struct status_rate status_rates[STATUS_RATES];
+
+static double
+status_now(void)
+{
+	return (double)util_mono_ms() / 1000;
+}
+
+/* The rate of job id now at bytes (0 when not known yet). */
+static double
+status_rate_of(const char *id, int64_t bytes)
+{
+	struct status_rate *r = NULL, *oldest = &status_rates[0];
+	double now = status_now(), inst;
+	size_t i;
+
+	for (i = 0; i < STATUS_RATES && r == NULL; i++) {
+		if (strcmp(status_rates[i].id, id) == 0)
+			r = &status_rates[i];
+		else if (status_rates[i].at < oldest->at)
+			oldest = &status_rates[i];
+	}
+	if (r == NULL) {
+		r = oldest;
+		snprintf(r->id, sizeof(r->id), "%s", id);
+		r->bytes = bytes;
+		r->at = now;
+		r->rate = 0;
+		return 0;
+	}
+	if (now - r->at >= 0.5 && bytes >= r->bytes) {
+		inst = (double)(bytes - r->bytes) / (now - r->at);
+		r->rate = r->rate > 0 ? 0.5 * r->rate + 0.5 * inst : inst;
+		r->bytes = bytes;
+		r->at = now;
+	}
+	return r->rate;
+}
+
+static const char *
+status_mb(int64_t bytes, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.1f", (double)bytes / 1e6);
+	return buf;
+}
+
+/* "[#########-----------]  45%  55.3/123.4 MB  12.3 MB/s  ETA 6s" for a job
+ * storing its outputs: bytes of the outputs made and stored (jobview). */
+static void
+status_bar(struct job *j, char *out, size_t size)
+{
+	json_t *sum = jobview_summary(j), *p = json_object_get(sum, "progress");
+	int64_t done = json_integer_value(json_object_get(p, "bytes_stored"));
+	int64_t total = json_integer_value(json_object_get(p, "bytes_total"));
+	char bar[21], a[32], b[32], rate[48] = "";
+	double r;
+	int fill, i;
+
+	if (total <= 0) {
+		snprintf(out, size, "%lld/%lld outputs stored",
+		    (long long)json_integer_value(json_object_get(p,
+		    "outputs_stored")), (long long)json_integer_value(
+		    json_object_get(p, "outputs_total")));
+		json_decref(sum);
+		return;
+	}
+	fill = (int)(done * 20 / total);
+	for (i = 0; i < 20; i++)
+		bar[i] = i < fill ? '#' : '-';
+	bar[20] = '\0';
+	r = status_rate_of(j->id, done);
+	if (r > 0)
+		snprintf(rate, sizeof(rate), "  %.1f MB/s  ETA %.0fs", r / 1e6,
+		    (double)(total - done) / r);
+	snprintf(out, size, "[%s] %3d%%  %s/%s MB%s", bar,
+	    (int)(done * 100 / total), status_mb(done, a, sizeof(a)),
+	    status_mb(total, b, sizeof(b)), rate);
+	json_decref(sum);
+}
+
 static void
 print_line(struct job *j)
 {
@@ -156,24 +249,11 @@ print_line(struct job *j)
 		snprintf(info, sizeof(info), "%zu objects, webhook %s", nobj,
 		    j->webhook.disabled || j->webhook.attempts == 0 ?
 		    "disabled" : "acknowledged");
-	else if (st == JOB_STORING) {
-		json_t *sum = jobview_summary(j);
-		json_t *p = json_object_get(sum, "progress");
-		json_t *up = json_object_get(p, "uploading");
-		snprintf(info, sizeof(info), "%lld/%lld outputs stored%s%s%s",
-		    (long long)json_integer_value(json_object_get(p,
-		    "outputs_stored")), (long long)json_integer_value(
-		    json_object_get(p, "outputs_total")), up ? ", " : "",
-		    up ? json_string_value(json_object_get(up, "output")) : "",
-		    up ? " uploading" : "");
-		if (up != NULL)
-			snprintf(info + strlen(info), sizeof(info) - strlen(info),
-			    " part %lld/%lld", (long long)json_integer_value(
-			    json_object_get(up, "parts_done")),
-			    (long long)json_integer_value(json_object_get(up,
-			    "parts_total")));
-		json_decref(sum);
-	}
+	else if (st == JOB_STORING)
+		status_bar(j, info, sizeof(info));
+	else if (st != JOB_DONE && j->attempts > 0 && j->last_error != NULL)
+		snprintf(info, sizeof(info), "attempt %lld: %.250s",
+		    (long long)j->attempts + 1, last_error);
 	id = term_text(j->id, 12, true);
 	room = term_text(j->room_name ? j->room_name : "-", 24, true);
 	session = term_text(j->session_id ? j->session_id : "-", 8, true);
@@ -188,38 +268,21 @@ print_line(struct job *j)
 	free(error);
 }
 
-int
-status_main(int argc, char **argv)
+/* One screen (or one JSON document) of the queue. */
+static void
+status_screen(struct config *cfg, struct spool *sp, bool as_json, bool all)
 {
 	struct list l = { 0 };
-	struct config *cfg;
-	struct spool sp;
-	bool as_json = false, all = false;
 	size_t i, pending, shown = 0, counts[JOB_QUARANTINED + 1] = { 0 };
-	int a, running;
+	int running;
 
-	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--json") == 0)
-			as_json = true;
-		else if (strcmp(argv[a], "--all") == 0)
-			all = true;
-		else {
-			fprintf(stderr, "usage: jibri-pipeline [-c ENV_FILE] status "
-			    "[--json] [--all]\n");
-			return 2;
-		}
-	}
-	cfg = cmd_open_spool(&sp);
-	if (cfg == NULL)
-		return 1;
-	spool_each_job(&sp, collect, NULL, &l);
+	spool_each_job(sp, collect, NULL, &l);
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), by_created);
-	pending = spool_pending_requests(&sp);
-	running = spool_locked_by_other(&sp);
+	pending = spool_pending_requests(sp);
+	running = spool_locked_by_other(sp);
 	for (i = 0; i < l.n; i++)
 		counts[l.v[i]->state]++;
-
 	if (as_json) {
 		json_t *out = json_object(), *jobs = json_array(), *c = json_object();
 		char *text;
@@ -239,7 +302,7 @@ status_main(int argc, char **argv)
 		free(text);
 		json_decref(out);
 	} else {
-		char *incoming = term_text(sp.incoming, 0, false);
+		char *incoming = term_text(sp->incoming, 0, false);
 		printf("daemon: %s; %zu jobs (%zu done, %zu failed, %zu "
 		    "quarantined); %zu requests waiting in %s\n",
 		    running ? "running" : "stopped", l.n, counts[JOB_DONE],
@@ -264,6 +327,45 @@ status_main(int argc, char **argv)
 	for (i = 0; i < l.n; i++)
 		job_free(l.v[i]);
 	free(l.v);
+}
+
+int
+status_main(int argc, char **argv)
+{
+	struct config *cfg;
+	struct spool sp;
+	bool as_json = false, all = false, watch = false, tty;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0)
+			as_json = true;
+		else if (strcmp(argv[a], "--all") == 0)
+			all = true;
+		else if (strcmp(argv[a], "--watch") == 0)
+			watch = true;
+		else {
+			fprintf(stderr, "usage: jibri-pipeline [-c ENV_FILE] status "
+			    "[--json] [--all] [--watch]\n");
+			return 2;
+		}
+	}
+	cfg = cmd_open_spool(&sp);
+	if (cfg == NULL)
+		return 1;
+	tty = isatty(STDOUT_FILENO);
+	for (;;) {
+		/* a terminal is redrawn in place; a pipe gets one screen
+		 * after another, without escape codes */
+		if (watch && tty)
+			fputs("\033[H\033[2J", stdout);
+		status_screen(cfg, &sp, as_json, all);
+		if (!watch || fflush(stdout) == EOF)
+			break;
+		if (!tty)
+			putchar('\n');
+		sleep(STATUS_WATCH_SECONDS);
+	}
 	spool_close(&sp);
 	config_unref(cfg);
 	return 0;

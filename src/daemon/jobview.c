@@ -11,17 +11,23 @@
 #include <time.h>
 
 /* How far storing got: outputs stored, and for a multipart upload in
- * progress (store_resume, read through store_progress) its parts. */
+ * progress (store_resume, read through store_progress) its parts; in
+ * bytes, the outputs made and what of them is stored (an upload's
+ * finished parts counted at its size / parts each). */
 static json_t *
 jobview_progress(struct job *j)
 {
-	json_int_t stored = 0, made = 0;
+	json_int_t stored = 0, made = 0, bytes_total = 0, bytes_stored = 0;
 	json_t *p;
 	int o;
 
 	for (o = 0; o < JOB_NOUT; o++) {
 		stored += j->objects[o].stored;
 		made += j->outputs[o].made;
+		if (j->outputs[o].made)
+			bytes_total += j->outputs[o].size;
+		if (j->objects[o].stored)
+			bytes_stored += j->objects[o].size;
 	}
 	p = json_pack("{s:I, s:I}", "outputs_stored", stored, "outputs_total",
 	    made);
@@ -34,7 +40,13 @@ jobview_progress(struct job *j)
 		json_object_set_new(p, "uploading", json_pack("{s:s, s:I, s:I}",
 		    "output", job_outputs[o].name, "parts_done", (json_int_t)done,
 		    "parts_total", (json_int_t)total));
+		if (!j->objects[o].stored && total > 0 && done <= total)
+			bytes_stored += j->outputs[o].size / total * done;
 	}
+	if (bytes_stored > bytes_total)
+		bytes_stored = bytes_total;
+	json_object_set_new(p, "bytes_stored", json_integer(bytes_stored));
+	json_object_set_new(p, "bytes_total", json_integer(bytes_total));
 	return p;
 }
 
@@ -107,6 +119,12 @@ jobview_summary(struct job *j)
 	if (j->next_attempt_at > 0)
 		json_object_set_new(s, "next_attempt_at", json_string(
 		    util_iso8601_ms(j->next_attempt_at, ts)));
+	if (json_is_number(json_object_get(j->probe, "duration")))
+		json_object_set(s, "duration_seconds",
+		    json_object_get(j->probe, "duration"));
+	if (j->probed)
+		json_object_set_new(s, "source_size",
+		    json_integer(j->source_size));
 	json_object_set_new(s, "progress", jobview_progress(j));
 	if (wh != NULL) {
 		json_t *w = json_object();

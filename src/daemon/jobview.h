@@ -11,9 +11,12 @@
  * A job's summary: id, state, resume_step, room_name, session_id,
  * source, discovered_by, attempts, last_error and error (URL passwords
  * redacted), result, quarantined, no_audio, created_at, updated_at,
- * finished_at, objects, source_deleted_at, next_attempt_at, progress
- * {outputs_stored, outputs_total[, uploading {output, parts_done,
- * parts_total}]}, webhook {attempts, status, delivered_at}; and, for the
+ * finished_at, objects, source_deleted_at, next_attempt_at,
+ * duration_seconds and source_size (once probed), progress
+ * {outputs_stored, outputs_total, bytes_stored, bytes_total[, uploading
+ * {output, parts_done, parts_total}]} (bytes of the outputs made; an
+ * upload's finished parts count as size / parts each), webhook
+ * {attempts, status, delivered_at}; and, for the
  * recording ledger, meeting_url, recorded_at (from Jibri's file name
  * `<room>_<yyyy-MM-dd-HH-mm-ss>.mp4', read as the host's local time:
  * Jibri names its files so; else when the job was created) and

@@ -223,6 +223,56 @@ class Status(PipelineCase):
         self.assertEqual(p.returncode, 2)
 
 
+    def test_progress_bar_and_watch(self):
+        """A job storing its outputs: a bar with bytes stored / total on
+        the screen; --watch redraws a terminal (escape codes) and prints
+        plain screens one after another into a pipe."""
+        d = self.start_daemon()
+        s = self.jibri()
+        self.wait_job(s.id)
+        d.stop()
+        # as a job file looks while the audio and manifest are not stored
+        path = os.path.join(self.state, "jobs", s.id + ".json")
+        with open(path) as f:
+            j = json.load(f)
+        j["state"] = "storing"
+        for name in ("audio", "manifest"):
+            j["objects"].pop(name, None)
+        with open(path, "w") as f:
+            json.dump(j, f)
+        total = sum(o["size"] for o in j["outputs"].values()) \
+            if isinstance(j["outputs"], dict) else None
+        p = self.cli("status")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        line = [l for l in p.stdout.splitlines() if s.id[:12] in l][0]
+        self.assertIn("storing", line)
+        self.assertRegex(line, r"\[#+-+\] +\d+%  [\d.]+/[\d.]+ MB")
+        if total:
+            self.assertIn("/%.1f MB" % (total / 1e6), line)
+        self.assertNotIn("\033", p.stdout)
+        st = self.status()
+        prog = st["jobs"][0]["progress"]
+        self.assertLess(prog["bytes_stored"], prog["bytes_total"])
+        # --watch into a pipe: screens, no escape codes
+        proc = subprocess.Popen([PIPELINE, "status", "--watch"],
+                                env=self.environ(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        self.assertGreaterEqual(out.count("daemon: stopped"), 2, out)
+        self.assertNotIn("\033", out)
+        # on a terminal (script(1) gives it one): redrawn in place
+        proc = subprocess.Popen(["script", "-qfec", PIPELINE +
+                                 " status --watch", "/dev/null"],
+                                env=self.environ(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        time.sleep(3)
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        self.assertIn(b"\033[H\033[2J", out)
+
+
 class Lifecycle(PipelineCase):
 
     def test_second_daemon_refused(self):
