@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static long long
 cmd_remux_size(const char *path)
@@ -52,7 +53,15 @@ remux_main(int argc, char **argv)
 	}
 	if (in == NULL || out == NULL)
 		return cmd_remux_usage();
+	/* on a terminal, say what is going on while the copy runs (the
+	 * kernel copies the samples in one call: there is no percentage) */
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "remux: %s (%.1f MB) -> %s%s%s ...", in,
+		    (double)cmd_remux_size(in) / 1e6, out, audio ? " + " : "",
+		    audio ? audio : "");
 	rc = remux_file(in, out, audio, &res, err, sizeof(err));
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
 	if (rc != REMUX_OK) {
 		/* both exit 1; the daemon tells them apart (quarantine vs.
 		 * retry), a shell user reads the reason */

@@ -13,6 +13,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* On a terminal: one line on stderr, redrawn. */
+static void
+cmd_salvage_progress(void *ctx, const char *what, uint64_t done,
+    uint64_t total)
+{
+	(void)ctx;
+	if (total == 0)
+		return;
+	fprintf(stderr, "\rsalvage: %s %3d%% (%.1f of %.1f MB)\033[K", what,
+	    (int)(done * 100 / total), (double)done / 1e6, (double)total / 1e6);
+}
+
 static int
 cmd_salvage_usage(void)
 {
@@ -91,7 +103,11 @@ salvage_main(int argc, char **argv)
 	o.jibri = (struct salvage_settings){ .width = cfg->jibri_width,
 	    .height = cfg->jibri_height, .fps = (unsigned)cfg->jibri_framerate,
 	    .preset = cfg->jibri_preset, .crf = (unsigned)cfg->jibri_crf };
+	if (isatty(STDERR_FILENO))
+		o.progress = cmd_salvage_progress;
 	s = salvage_fd(ifd, ofd, &o, &r, err, sizeof(err));
+	if (o.progress != NULL)
+		fputs("\r\033[K", stderr);
 	if (s == SALVAGE_OK && (fsync(ofd) < 0 || close(ofd) < 0)) {
 		snprintf(err, sizeof(err), "%s: %s", tmp, strerror(errno));
 		s = SALVAGE_IO;

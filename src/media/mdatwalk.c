@@ -429,7 +429,7 @@ mdatwalk_run(struct mdatwalk_src *s, uint64_t start,
 {
 	struct mdatwalk_prev prev = { 0 };
 	struct h264_slice sl;
-	uint64_t pos = start, end, len, q, taken;
+	uint64_t pos = start, end, len, q, taken, next_progress = 0;
 	bool first_audio = true, any_num = false;
 	int v;
 
@@ -444,6 +444,10 @@ mdatwalk_run(struct mdatwalk_src *s, uint64_t start,
 		return;
 	}
 	while (pos < end) {
+		if (c->progress != NULL && pos >= next_progress) {
+			c->progress(c->progress_ctx, pos - start, end - start);
+			next_progress = pos + MDATWALK_PROGRESS;
+		}
 		v = mdatwalk_video(s, pos, end, &c->h264, &prev, any_num, &len,
 		    &sl, r->x264, sizeof(r->x264));
 		if (v == V_OK) {

@@ -62,7 +62,12 @@ struct mdatwalk_codec {
 	/* 1 when p..p+len is exactly one complete AAC frame of the stream */
 	int (*aac_ok)(void *ctx, const uint8_t *p, size_t len);
 	void *ctx;
+	/* optional: how far the walk is (about every MDATWALK_PROGRESS
+	 * bytes) */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *progress_ctx;
 };
+#define MDATWALK_PROGRESS (4u << 20)
 
 struct mdatwalk_result {
 	struct mdatwalk_sample *v;   /* in file order */

@@ -649,6 +649,14 @@ salvage_aac_ok(void *ctx, const uint8_t *p, size_t len)
 
 /* ---- the file -------------------------------------------------------------- */
 
+static void
+salvage_walked(void *ctx, uint64_t done, uint64_t total)
+{
+	const struct salvage_options *o = ctx;
+
+	o->progress(o->progress_ctx, "walking", done, total);
+}
+
 bool
 salvage_wanted(int fd)
 {
@@ -1010,7 +1018,8 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 		}
 		mc = (struct mdatwalk_codec){ .h264 = c.h264,
 		    .channels = c.channels, .aac_ok = salvage_aac_ok,
-		    .ctx = &aac };
+		    .ctx = &aac, .progress = o->progress ? salvage_walked :
+		    NULL, .progress_ctx = (void *)o };
 		mdatwalk_result_free(&w);
 		mdatwalk_run(&src, start, &mc, &w);
 		salvage_aac_close(&aac);
@@ -1054,6 +1063,8 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 		    SALVAGE_SYNC_TOLERANCE;
 	}
 	salvage_tracks_make(&w, &t);
+	if (o->progress != NULL)
+		o->progress(o->progress_ctx, "copying", 0, r->bytes_used);
 	rc = salvage_write(in_fd, out_fd, ftyp, ftyp_len, &w, &c, &t,
 	    r->created, err, errlen);
 out:

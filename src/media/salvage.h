@@ -44,6 +44,10 @@ struct salvage_options {
 	const char *name;            /* the file's name: Jibri's
 	                                <room>_<yyyy-MM-dd-HH-mm-ss>.mp4
 	                                gives the creation time */
+	/* optional: what is being done ("walking", "copying") and how far */
+	void (*progress)(void *ctx, const char *what, uint64_t done,
+	    uint64_t total);
+	void *progress_ctx;
 };
 
 struct salvage_report {
