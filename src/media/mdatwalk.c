@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 /* The mmap window: its pages are what the walk adds to the RSS. */
-#define MDATWALK_WINDOW (16u << 20)
+#define MDATWALK_WINDOW (4u << 20)
 /* Bytes of a NAL unit read to check it: its header and the SEI's text. */
 #define MDATWALK_HEAD 96
 #define MDATWALK_SEI 4096
@@ -275,6 +275,59 @@ mdatwalk_aac_start(const uint8_t *p, size_t n, unsigned channels,
 }
 
 /*
+ * The one way a..a+len (between two video samples) splits into frames
+ * that each open with an element of the stream and end with END and its
+ * alignment, when there is exactly one: the true frames always make such
+ * a split, so a unique one is theirs, and the decoder need not be asked
+ * (it costs more than the rest of the walk). The frame ends into ends
+ * (*nends of them). 1 unique, 0 none, 2 several (ask the decoder).
+ */
+static int
+mdatwalk_audio_unique(const uint8_t *p, size_t len, unsigned channels,
+    bool first, size_t max, size_t *ends, size_t *nends)
+{
+	uint8_t *count;                  /* splits of p+y.., capped at 2 */
+	size_t *cand, ncand = 0, y, i, k;
+	int rc;
+
+	count = xcalloc(len + 1, 1);
+	cand = xcalloc(len + 1, sizeof(*cand));
+	/* where a frame can end: END, then the next frame or the run's end */
+	for (y = MDATWALK_AAC_MIN; y <= len; y++)
+		if (mdatwalk_aac_end(p, y - 1) && (y == len ||
+		    mdatwalk_aac_start(p + y, len - y, channels, false)))
+			cand[ncand++] = y;
+	count[len] = 1;
+	k = ncand;
+	for (y = len; y-- > 0;) {
+		/* the candidates past y, nearest first */
+		while (k > 0 && cand[k - 1] > y)
+			k--;
+		if (!mdatwalk_aac_start(p + y, len - y, channels, first &&
+		    y == 0))
+			continue;
+		for (i = k; i < ncand && cand[i] - y <= max && count[y] < 2;
+		    i++)
+			count[y] = (uint8_t)(count[y] + count[cand[i]] > 2 ? 2 :
+			    count[y] + count[cand[i]]);
+	}
+	rc = count[0];
+	*nends = 0;
+	if (rc == 1) {
+		for (y = 0, i = 0; y < len; ) {
+			while (i < ncand && (cand[i] <= y || count[cand[i]] == 0))
+				i++;
+			if (i == ncand)
+				break;
+			ends[(*nends)++] = y = cand[i];
+		}
+	}
+	free(count);
+	free(cand);
+	return rc;
+}
+
+/*
  * Split a..b into AAC frames: each next end is the first byte that can
  * end a frame, is followed by a byte that can open one (or by b), and
  * gives a frame the decoder takes. A shorter prefix of a frame never
@@ -296,11 +349,34 @@ mdatwalk_audio(struct mdatwalk_src *s, uint64_t a, uint64_t b,
 	*taken_to = a;
 	if (p == NULL || len == 0)
 		return false;
+	max = MDATWALK_AAC_MAX * (c->channels > 1 ? 2 : 1);
+	/* between two video samples a unique split needs no decoder; one run
+	 * in MDATWALK_AUDIO_CHECK still has its first frame decoded, so that
+	 * a configuration that does not fit is seen */
+	if (!tail && (r->audio_frames % MDATWALK_AUDIO_CHECK) != 0) {
+		size_t *ends = xcalloc(len / MDATWALK_AAC_MIN + 1,
+		    sizeof(*ends)), n, i, from = 0;
+		int u = mdatwalk_audio_unique(p, len, c->channels, f, max, ends,
+		    &n);
+		if (u == 1 && n > 0 && ends[n - 1] == len) {
+			for (i = 0; i < n; i++) {
+				mdatwalk_add(r, a + from, ends[i] - from, true,
+				    false);
+				from = ends[i];
+			}
+			free(ends);
+			*first = false;
+			*taken_to = b;
+			return true;
+		}
+		free(ends);
+		if (u == 0)
+			return false;
+	}
 	while (x < len) {
 		found = false;
 		if (!mdatwalk_aac_start(p + x, len - x, c->channels, f))
 			break;
-		max = MDATWALK_AAC_MAX * (c->channels > 1 ? 2 : 1);
 		for (y = x + MDATWALK_AAC_MIN; y <= len && y - x <= max; y++) {
 			if (!mdatwalk_aac_end(p, y - 1))
 				continue;
@@ -346,21 +422,24 @@ mdatwalk_run_end(struct mdatwalk_src *s, uint64_t pos, uint64_t end,
 	    pos + MDATWALK_RUN_MAX : end, len, taken;
 	struct h264_slice sl;
 	const uint8_t *h;
+	bool ok;
 
+	/* the byte before a video sample ends an AAC frame: looked at in the
+	 * run's bytes first, the video sample only where one can */
+	if ((h = mdatwalk_at(s, pos, (size_t)(limit - pos))) == NULL)
+		return 0;
 	for (q = pos + MDATWALK_AAC_MIN; q < limit; q++) {
-		if ((h = mdatwalk_at(s, q - 1, 1)) == NULL)
-			return 0;
-		/* the byte before is the end of an AAC frame */
-		if (h[0] == 0 || !mdatwalk_maybe_video(s, q, end))
+		if (!mdatwalk_aac_end(h, (size_t)(q - 1 - pos)) ||
+		    !mdatwalk_maybe_video(s, q, end))
 			continue;
-		if ((h = mdatwalk_at(s, q - 2, 2)) == NULL ||
-		    !mdatwalk_aac_end(h, 1))
-			continue;
-		if (mdatwalk_video(s, q, end, &c->h264, prev, false, &len, &sl,
-		    NULL, 0) != V_OK)
-			continue;
-		if (mdatwalk_audio(s, pos, q, c, first, false, r, &taken))
+		ok = mdatwalk_video(s, q, end, &c->h264, prev, false, &len, &sl,
+		    NULL, 0) == V_OK && mdatwalk_audio(s, pos, q, c, first,
+		    false, r, &taken);
+		if (ok)
 			return q;
+		/* both read further: the window may have moved */
+		if ((h = mdatwalk_at(s, pos, (size_t)(limit - pos))) == NULL)
+			return 0;
 	}
 	return 0;
 }
@@ -401,8 +480,7 @@ mdatwalk_resync(struct mdatwalk_src *s, uint64_t pos, uint64_t end,
 	return 0;
 }
 
-/* The end of the data: the last byte that is not zero, plus one. */
-static uint64_t
+uint64_t
 mdatwalk_data_end(struct mdatwalk_src *s, uint64_t start)
 {
 	uint64_t end = s->size, from;
@@ -513,6 +591,45 @@ mdatwalk_run(struct mdatwalk_src *s, uint64_t start,
 		pos = q;
 	}
 	mdatwalk_stop(r, pos, "end of the data");
+}
+
+/* n bits at *bit of p (len bytes), moved past; -1 past the end. */
+static int64_t
+mdatwalk_bits(const uint8_t *p, size_t len, uint64_t *bit, unsigned n)
+{
+	int64_t v = 0;
+
+	for (; n > 0; n--, (*bit)++) {
+		if (*bit / 8 >= len)
+			return -1;
+		v = v << 1 | ((p[*bit / 8] >> (7 - *bit % 8)) & 1);
+	}
+	return v;
+}
+
+unsigned
+mdatwalk_channels(struct mdatwalk_src *s, uint64_t start)
+{
+	uint64_t n = s->size - start > MDATWALK_RUN_MAX ? MDATWALK_RUN_MAX :
+	    s->size - start, bit;
+	const uint8_t *p = mdatwalk_at(s, start, (size_t)n), *l;
+	int64_t count, esc, id;
+
+	if (p == NULL || (l = memmem(p, (size_t)n, "Lavc", 4)) == NULL ||
+	    l - p < 3 || (l[-3] >> 5) != 6)
+		return 0;
+	/* FIL: id (3 bits), count (4), with count 15 an 8-bit escape
+	 * (count += esc - 1), then count bytes; the next element's id says
+	 * SCE (mono) or CPE (stereo) */
+	bit = (uint64_t)(l - 3 - p) * 8 + 3;
+	count = mdatwalk_bits(p, (size_t)n, &bit, 4);
+	if (count == 15 && (esc = mdatwalk_bits(p, (size_t)n, &bit, 8)) >= 0)
+		count += esc - 1;
+	if (count < 0)
+		return 0;
+	bit += (uint64_t)count * 8;
+	id = mdatwalk_bits(p, (size_t)n, &bit, 3);
+	return id == 0 ? 1 : id == 1 ? 2 : 0;
 }
 
 int

@@ -29,6 +29,9 @@
 #define MDATWALK_RUN_MAX    (64u << 10)
 #define MDATWALK_AAC_MAX    (768u * 8)
 #define MDATWALK_RESYNC_MAX (32u << 20)
+/* One run of audio in this many frames is split by the decoder even when
+ * its frames can only be split one way (see mdatwalk_audio_unique). */
+#define MDATWALK_AUDIO_CHECK 64
 
 /* The bytes: a file (read through a sliding mmap window) or memory. */
 struct mdatwalk_src {
@@ -83,12 +86,21 @@ struct mdatwalk_result {
 	char x264[1024];             /* the first SEI's x264 settings, "" */
 };
 
+/* The end of the data after start: its last byte that is not zero, plus
+ * one (start when there is none: nothing reached the disk). */
+uint64_t mdatwalk_data_end(struct mdatwalk_src *s, uint64_t start);
+
 /* Walk from start (the first byte of the mdat's payload) to the end of
  * s. Always fills r (free it with mdatwalk_result_free); the samples
  * found before any stop are kept. */
 void mdatwalk_run(struct mdatwalk_src *s, uint64_t start,
     const struct mdatwalk_codec *c, struct mdatwalk_result *r);
 void mdatwalk_result_free(struct mdatwalk_result *r);
+
+/* The channels of the stream's AAC (1 or 2), from the element after the
+ * FIL in which ffmpeg's encoder names itself in its first frame; 0 when
+ * that frame is not among the first bytes. */
+unsigned mdatwalk_channels(struct mdatwalk_src *s, uint64_t start);
 
 /* The first video sample at or after start within limit bytes (for
  * checking a configuration before the walk): its offset and size, and

@@ -333,6 +333,10 @@ mp4write_moov(const struct mp4write_track *t, size_t nt, int64_t shift,
 		if ((d = mp4write_movie_duration(&t[i])) > dur)
 			dur = d;
 	}
+	/* the tables are most of it: sized once, not grown by doubling */
+	for (i = 0; i < nt; i++)
+		b.cap += (size_t)t[i].n * 17 + 1024;
+	b.p = xmalloc(b.cap);
 	moov = mp4write_open(&b, "moov", -1, 0);
 	x = mp4write_open(&b, "mvhd", 1, 0);
 	mp4write_u64(&b, created);

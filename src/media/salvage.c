@@ -521,7 +521,8 @@ out:
 	return ok;
 }
 
-/* Whether c describes the file: 0, or -1 with why naming the difference. */
+/* Whether c describes the file: 0, or -1 with why naming the difference;
+ * -2 when no configuration can (B-frames). */
 static int
 salvage_check(struct mdatwalk_src *src, uint64_t start,
     const struct salvage_codec *c, char *why, size_t whylen)
@@ -539,6 +540,16 @@ salvage_check(struct mdatwalk_src *src, uint64_t start,
 		    "the first 8 MiB (not H.264 + AAC, or other settings)",
 		    c->what);
 		return -1;
+	}
+	/* frames out of order need their composition offsets, which only
+	 * the lost index held: a recording made with B-frames (a slower
+	 * preset than Jibri's) cannot be rebuilt exactly */
+	if (h264_x264_option(file_x264, "bframes", a, sizeof(a)) &&
+	    strcmp(a, "0") != 0) {
+		salvage_err(why, whylen, "B-frames: the file was encoded with "
+		    "bframes=%s (Jibri's ultrafast preset has none); their "
+		    "order cannot be rebuilt without the index", a);
+		return -2;
 	}
 	if (c->x264[0] != '\0' && file_x264[0] != '\0') {
 		for (i = 0; i < sizeof(salvage_x264_keys) /
@@ -776,7 +787,7 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 	struct salvage_entry *v;
 	char why[512];
 	size_t n, i;
-	int rc = -1;
+	int rc = -1;      /* -1 none fits yet, -2 refused for good */
 
 	if (o->reference != NULL) {
 		int fd = open(o->reference, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -791,11 +802,17 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 			return -1;
 		c->source = "reference";
 		snprintf(c->what, sizeof(c->what), "the reference's settings");
+		if (channels != 0 && c->channels != channels) {
+			salvage_err(err, errlen, "the reference's settings differ "
+			    "from the file's: %u audio channel(s) there, %u in "
+			    "the file", c->channels, channels);
+			return -1;
+		}
 		return salvage_check(src, start, c, err, errlen);
 	}
 	v = salvage_cache_list(o->cache_dir, &n);
 	for (i = 0; i < n; i++) {
-		if (rc < 0 && salvage_codec_load(v[i].path, c) == 0 &&
+		if (rc == -1 && salvage_codec_load(v[i].path, c) == 0 &&
 		    (channels == 0 || c->channels == channels)) {
 			c->source = "cache";
 			snprintf(c->what, sizeof(c->what), "the settings of "
@@ -807,6 +824,10 @@ salvage_choose(struct mdatwalk_src *src, uint64_t start,
 	free(v);
 	if (rc == 0)
 		return 0;
+	if (rc == -2) {
+		salvage_err(err, errlen, "%s", why);
+		return -1;
+	}
 	if (salvage_codec_made(&o->jibri, channels ? channels : 2, c, err,
 	    errlen) < 0)
 		return -1;
@@ -893,15 +914,14 @@ salvage_sync(const struct mdatwalk_result *w, unsigned fps, unsigned rate)
 
 static int
 salvage_write(int in_fd, int out_fd, const uint8_t *ftyp, size_t ftyp_len,
-    const struct mdatwalk_result *w, const struct salvage_codec *c,
+    uint64_t first, uint64_t last, const struct salvage_codec *c,
     const struct salvage_tracks *t, int64_t created, char *err,
     size_t errlen)
 {
 	struct mp4write_track tr[2];
 	uint8_t *moov = NULL, hdr[16], freebox[8];
 	size_t moov_len, hdr_len, ntr = 0;
-	uint64_t first = w->v[0].off, last = w->v[w->n - 1].off +
-	    w->v[w->n - 1].size, payload = last - first, prefix, pad = 0;
+	uint64_t payload = last - first, prefix, pad = 0;
 	uint64_t created1904 = created > 0 ? (uint64_t)created +
 	    MP4WRITE_EPOCH_1904 : 0;
 	off_t in_off = (off_t)first;
@@ -982,7 +1002,7 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 	struct stat st;
 	uint8_t ftyp[64];
 	size_t ftyp_len, i;
-	uint64_t start, used = 0;
+	uint64_t start, used = 0, first_off, last_end;
 	unsigned channels = 0;
 	int rc = SALVAGE_NOTHING, pass;
 
@@ -1006,7 +1026,16 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 	if (avlib_load(err, errlen) < 0)
 		return SALVAGE_IO;
 	mdatwalk_src_fd(&src, in_fd, r->bytes_in);
-	/* stereo first (Jibri's), then mono when no audio fits */
+	if (mdatwalk_data_end(&src, start) <= start) {
+		salvage_err(err, errlen, "nothing on disk: the mdat holds no data "
+		    "(%llu bytes, all zero or none): ffmpeg wrote no sample",
+		    (unsigned long long)(r->bytes_in - start));
+		mdatwalk_src_close(&src);
+		return SALVAGE_NOTHING;
+	}
+	/* the encoder's first frame says how many channels; without it,
+	 * stereo first (Jibri's), then mono when no audio fits */
+	channels = mdatwalk_channels(&src, start);
 	for (pass = 0; pass < 2; pass++) {
 		if (salvage_choose(&src, start, o, channels, &c, err,
 		    errlen) < 0)
@@ -1024,7 +1053,8 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 		mdatwalk_run(&src, start, &mc, &w);
 		salvage_aac_close(&aac);
 		if (w.audio_frames > 0 || w.video_frames == 0 ||
-		    strcmp(c.source, "synthesized") != 0 || c.channels != 2)
+		    strcmp(c.source, "synthesized") != 0 || c.channels != 2 ||
+		    channels != 0)
 			break;
 		channels = 1;
 	}
@@ -1062,11 +1092,19 @@ salvage_fd(int in_fd, int out_fd, const struct salvage_options *o,
 		r->sync_guessed = r->sync_error_seconds >
 		    SALVAGE_SYNC_TOLERANCE;
 	}
+	/* the samples lost in unreadable bytes took their time with them:
+	 * after a resync the timestamps are counted, not known */
+	if (w.resyncs > 0)
+		r->sync_guessed = true;
 	salvage_tracks_make(&w, &t);
+	/* the index is in the tracks now: memory stays what one copy takes */
+	first_off = w.v[0].off;
+	last_end = w.v[w.n - 1].off + w.v[w.n - 1].size;
+	mdatwalk_result_free(&w);
 	if (o->progress != NULL)
 		o->progress(o->progress_ctx, "copying", 0, r->bytes_used);
-	rc = salvage_write(in_fd, out_fd, ftyp, ftyp_len, &w, &c, &t,
-	    r->created, err, errlen);
+	rc = salvage_write(in_fd, out_fd, ftyp, ftyp_len, first_off, last_end,
+	    &c, &t, r->created, err, errlen);
 out:
 	salvage_tracks_free(&t);
 	mdatwalk_result_free(&w);
