@@ -7,6 +7,7 @@
 #   make bench      benchmarks (remux, finalize, S3 upload)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; ends "fuzz: N passed, M failed"
 #   make install    PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc
+#   make deb        the Debian package: build/deb-out/jibri-pipeline_VERSION_ARCH.deb, lintian'ed
 
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
@@ -15,6 +16,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 # SANITIZER=address,undefined builds into build/asan with the sanitizers.
@@ -152,6 +154,10 @@ install: all
 	install -m 644 systemd/jibri-pipeline.service $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/jibri-pipeline.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/jibri-pipeline.conf
+	@# uncompressed: man reads them so; the Debian package's dh_compress gzips
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 man/jibri-pipeline.8 man/jibri-finalize.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 man/jibri-pipeline.env.5 $(DESTDIR)$(MANDIR)/man5
 	@# the service runs as jibri-pipeline and reads the env file through its
 	@# group (root:jibri-pipeline 0640): on the real root the user must exist
 	@# first; under DESTDIR (packaging) the package creates it
@@ -186,6 +192,36 @@ install: all
 			    "jibri-pipeline)"; \
 		fi; \
 	fi
+
+# --- deb: the Debian package (debian/) ---------------------------------------
+#
+#   make deb      $(BUILD)/deb-out/jibri-pipeline_VERSION_ARCH.deb (+ -dbgsym,
+#                 .buildinfo, .changes), then lintian on it; VERSION is
+#                 debian/changelog's
+#
+# dpkg-buildpackage cleans the tree it builds and writes its results into
+# that tree's parent, so it builds a copy in $(BUILD)/deb-src/ (without
+# build/, var/, .git and the test cache): the repository's parent is not
+# littered and a build in build/ is not touched. debian/rules builds with
+# Debian's paths and build flags.
+DEB_SRC = $(BUILD)/deb-src
+DEB_OUT = $(BUILD)/deb-out
+.PHONY: deb deps-deb
+deps-deb:
+	@scripts/deps deb
+deb: deps-deb
+	rm -rf $(DEB_SRC) $(DEB_OUT)
+	mkdir -p $(DEB_SRC)/jibri-pipeline $(DEB_OUT)
+	tar -cf - --exclude=./build --exclude=./$(BUILD) --exclude=./var \
+		--exclude=./.git --exclude=./tests/.cache --exclude=__pycache__ . | \
+		tar -xf - -C $(DEB_SRC)/jibri-pipeline
+	@# this make's command line (BUILD=, SANITIZER=, ...) is not debian/rules'
+	cd $(DEB_SRC)/jibri-pipeline && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b --jobs-try=auto
+	mv $(DEB_SRC)/*.deb $(DEB_SRC)/*.buildinfo $(DEB_SRC)/*.changes $(DEB_OUT)/
+	rm -rf $(DEB_SRC)
+	lintian --fail-on error,warning $(DEB_OUT)/*.changes
+	@echo "make deb: $$(ls $(DEB_OUT)/jibri-pipeline_*.deb) (lintian: no errors or warnings)"
 
 # --- fuzz: one libFuzzer harness per parser (tests/fuzz/fuzz_*.c) -------------
 #

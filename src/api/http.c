@@ -1,7 +1,8 @@
-/* http.c -- the HTTP server (libmicrohttpd) and its caps: bodies, headers, connections, idle clients; JSON answers. */
+/* http.c -- the HTTP server (libmicrohttpd) and its caps: bodies, headers, connections, idle clients; JSON and raw answers. */
 #include "api/http.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 
 #include <arpa/inet.h>
@@ -170,6 +171,35 @@ void
 http_reply_text(struct http_req *rq, unsigned status, char *json)
 {
 	answer(rq, status, text_response(json, NULL, false));
+}
+
+void
+http_reply_raw(struct http_req *rq, unsigned status, const char *content_type,
+    char *body, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		answer(rq, status, NULL);
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (strncmp(content_type, "text/html", 9) == 0) {
+		/* the page runs nothing and loads nothing: should an escape
+		 * ever be missed, a browser still runs no script from it */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'unsafe-inline'; "
+		    "frame-ancestors 'none'; base-uri 'none'; form-action "
+		    "'none'");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	}
+	answer(rq, status, resp);
 }
 
 void
@@ -416,6 +446,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return r;
 }
 
+/* jibri_pipeline_http_requests_total: by route pattern ("-", a request
+ * that matched none, counts as "unmatched") and status code. */
+static void
+count_request(const char *route, const char *status)
+{
+	int r = metrics_dim_find(METRICS_DIM_ROUTE, route), c;
+
+	if (r < 0)
+		r = metrics_dim_find(METRICS_DIM_ROUTE, HTTP_UNMATCHED);
+	if (r < 0)
+		return;
+	c = metrics_dim_find(METRICS_DIM_CODE, status);
+	metrics_inc2(METRIC_HTTP_REQUESTS, (size_t)r, c < 0 ?
+	    METRICS_CODE_OTHER : (size_t)c, 1);
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -447,6 +493,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		break;
 	}
 	snprintf(status, sizeof(status), "%u", rq->status);
+	if (rq->status != 0)
+		count_request(rq->route, status);
 	snprintf(ms, sizeof(ms), "%.3f",
 	    (double)(mono_us() - rq->start_mono_us) / 1000.0);
 	if (how == NULL)

@@ -1,4 +1,4 @@
-/* http.h -- the HTTP server (libmicrohttpd) and its caps: bodies, headers, connections, idle clients; JSON answers. */
+/* http.h -- the HTTP server (libmicrohttpd) and its caps: bodies, headers, connections, idle clients; JSON and raw answers. */
 #ifndef JP_HTTP_H
 #define JP_HTTP_H
 
@@ -58,8 +58,12 @@ int64_t http_received_us(const struct http_req *rq);
 int http_from_loopback(struct http_req *rq);
 
 /* Name the route for the access log (a pattern such as
- * "/v1/meetings/{id}", never a value from the request). */
+ * "/v1/meetings/{id}", never a value from the request). Each answer is
+ * counted in jibri_pipeline_http_requests_total by its route, which is
+ * one of the values given to METRICS_DIM_ROUTE (metrics.h), else
+ * HTTP_UNMATCHED (also a request that matched no route). */
 void http_set_route(struct http_req *rq, const char *route);
+#define HTTP_UNMATCHED "unmatched"
 
 /* Answer status with body (taken; NULL: no body) as JSON. allow, when not
  * NULL, is sent as the Allow header (405). Any thread. */
@@ -67,6 +71,11 @@ void http_reply(struct http_req *rq, unsigned status, json_t *body,
     const char *allow);
 /* Answer status with json, JSON text already made (malloc'd; taken). */
 void http_reply_text(struct http_req *rq, unsigned status, char *json);
+/* Answer status with len bytes of body (malloc'd; taken) as
+ * content_type (a static string). Not cached; HTML gets a
+ * Content-Security-Policy that lets it run and load nothing. */
+void http_reply_raw(struct http_req *rq, unsigned status,
+    const char *content_type, char *body, size_t len);
 /* Answer status with {"detail": detail}. */
 void http_reply_detail(struct http_req *rq, unsigned status,
     const char *detail);

@@ -3,11 +3,13 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/util.h"
 #include "api/event.h"
 #include "api/http.h"
 #include "api/ingest.h"
 #include "api/ledger.h"
+#include "api/page.h"
 #include "api/pool.h"
 #include "api/rooms.h"
 #include "api/tally.h"
@@ -44,6 +46,8 @@ enum route_kind {
 	R_ROOM_MEETING,
 	R_RECORDINGS,
 	R_RECORDING_ONE,
+	R_METRICS,
+	R_PAGE,
 };
 
 static const struct route {
@@ -70,6 +74,8 @@ static const struct route {
 	{ "POST", "/v1/rooms/{id}/meeting", R_ROOM_MEETING, 0 },
 	{ "GET", "/v1/recordings", R_RECORDINGS, 0 },
 	{ "GET", "/v1/recordings/{id}", R_RECORDING_ONE, 0 },
+	{ "GET", "/metrics", R_METRICS, 0 },
+	{ "GET", "/", R_PAGE, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -227,6 +233,25 @@ health(struct api *a, struct http_req *rq, const struct config *cfg)
 
 /* ---- events ------------------------------------------------------------- */
 
+/* jibri_pipeline_events_total: by event name, and what became of it. */
+static void
+count_event(const struct ingest_item *it)
+{
+	static const size_t result[] = {
+		[INGEST_STORED] = METRICS_RESULT_STORED,
+		[INGEST_DUPLICATE] = METRICS_RESULT_DUPLICATE,
+		[INGEST_JOURNALED] = METRICS_RESULT_JOURNALED,
+		[INGEST_NO_MEETING] = METRICS_RESULT_NO_MEETING,
+		[INGEST_UNAVAILABLE] = METRICS_RESULT_UNAVAILABLE,
+		[INGEST_FAILED] = METRICS_RESULT_FAILED,
+	};
+	int type = metrics_dim_find(METRICS_DIM_EVENT, it->ev.type);
+
+	if ((size_t)it->status < sizeof(result) / sizeof(result[0]))
+		metrics_inc2(METRIC_EVENTS, type < 0 ? METRICS_EVENT_OTHER :
+		    (size_t)type, result[it->status], 1);
+}
+
 static void
 event_answered(struct ingest_item *it, void *ctx)
 {
@@ -234,6 +259,7 @@ event_answered(struct ingest_item *it, void *ctx)
 	const struct event *ev = &it->ev;
 	json_t *ok;
 
+	count_event(it);
 	switch (it->status) {
 	case INGEST_STORED:
 	case INGEST_DUPLICATE:
@@ -327,6 +353,7 @@ recording_answered(struct ingest_item *it, void *ctx)
 {
 	struct queued *q = ctx;
 
+	count_event(it);
 	if (it->status == INGEST_FAILED || it->status == INGEST_UNAVAILABLE)
 		log_warn("recording_completed event not stored", "room",
 		    it->ev.room, "error", it->detail);
@@ -499,6 +526,111 @@ recordings(struct api *a, struct http_req *rq, const struct config *cfg,
 		http_reply(rq, 200, v, NULL);
 }
 
+/* ---- metrics and the status page ------------------------------------------ */
+
+/* The route label of http_requests_total: each path of the table once,
+ * then HTTP_UNMATCHED. */
+static const char *route_names[NROUTES + 1];
+_Static_assert(NROUTES + 1 <= METRICS_DIM_MAX, "routes: METRICS_DIM_MAX");
+
+static void
+route_metrics(void)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < NROUTES; i++) {
+		for (k = 0; k < n && strcmp(route_names[k], routes[i].path); k++)
+			;
+		if (k == n)
+			route_names[n++] = routes[i].path;
+	}
+	route_names[n++] = HTTP_UNMATCHED;
+	metrics_dim_set(METRICS_DIM_ROUTE, route_names, n);
+}
+
+/* At each scrape, and before the page: free bytes on RECORDINGS_DIR and
+ * STATE_DIR, the event journal, the disk policy's state. */
+static void
+collect_api(void *ctx)
+{
+	struct api *a = ctx;
+	struct config *cfg = cfg_get(a);
+	const char *dirs[METRICS_DIR_N];
+	struct ingest_health h;
+	struct statvfs sv;
+	size_t i;
+
+	dirs[METRICS_DIR_RECORDINGS] = cfg->recordings_dir;
+	dirs[METRICS_DIR_STATE] = cfg->state_dir;
+	for (i = 0; i < METRICS_DIR_N; i++) {
+		bool ok = statvfs(dirs[i], &sv) == 0;
+		metrics_set(METRIC_DISK_FREE, i, ok ?
+		    (double)sv.f_bavail * (double)sv.f_frsize : 0);
+		metrics_set(METRIC_DISK_SIZE, i, ok ?
+		    (double)sv.f_blocks * (double)sv.f_frsize : 0);
+	}
+	config_unref(cfg);
+	if (a->ingest != NULL) {
+		ingest_health(a->ingest, &h);
+		metrics_set(METRIC_JOURNAL_EVENTS, 0, (double)h.journal_lines);
+		metrics_set(METRIC_JOURNAL_BYTES, 0, (double)h.journal_bytes);
+	}
+	metrics_set(METRIC_DISK_FULL, 0, a->doors.disk_full != NULL &&
+	    a->doors.disk_full(a->doors.ctx) ? 1 : 0);
+}
+
+/* GET /metrics: no token (LISTEN is loopback by default; what it shows
+ * holds no secret). */
+static void
+metrics_text(struct http_req *rq)
+{
+	char *text = metrics_render();
+
+	http_reply_raw(rq, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    text, strlen(text));
+}
+
+/* GET /: to loopback clients, or with one of API_TOKENS. */
+static void
+status_page(struct api *a, struct http_req *rq, const struct config *cfg)
+{
+	struct page_view v;
+	char host[256];
+	json_t *jobs = NULL;
+	char *html;
+
+	if (!http_from_loopback(rq)) {
+		if (cfg->api_tokens == NULL) {
+			http_reply_detail(rq, 403, "the status page is shown to "
+			    "loopback clients only (API_TOKENS is not set)");
+			return;
+		}
+		if (!token_in(cfg->api_tokens, bearer(rq))) {
+			http_reply_detail(rq, 401, "Invalid API token");
+			return;
+		}
+	}
+	collect_api(a);
+	if (a->doors.recordings != NULL)
+		jobs = a->doors.recordings(a->doors.ctx, NULL);
+	if (gethostname(host, sizeof(host)) < 0)
+		util_strlcpy(host, "?", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	memset(&v, 0, sizeof(v));
+	v.jobs = jobs;
+	v.host = host;
+	v.recordings_dir = cfg->recordings_dir;
+	v.state_dir = cfg->state_dir;
+	v.disk_full = metrics_value(METRIC_DISK_FULL, 0, 0) > 0;
+	v.events = a->ingest != NULL;
+	v.now_ms = util_now_ms();
+	v.mono_ms = util_mono_ms();
+	html = page_render(&v);
+	json_decref(jobs);
+	http_reply_raw(rq, 200, "text/html; charset=utf-8", html,
+	    strlen(html));
+}
+
 /* ---- the pipeline's side -------------------------------------------------- */
 
 static json_t *
@@ -604,6 +736,12 @@ dispatch(struct http_req *rq, void *ctx)
 	case R_RECORDING_ONE:
 		recordings(a, rq, cfg, id);
 		break;
+	case R_METRICS:
+		metrics_text(rq);
+		break;
+	case R_PAGE:
+		status_page(a, rq, cfg);
+		break;
 	}
 	config_unref(cfg);
 }
@@ -646,6 +784,10 @@ api_start(struct config *cfg, const struct api_doors *doors, char *err,
 			return NULL;
 		}
 	}
+	route_metrics();
+	metrics_set(METRIC_BUILD_INFO, METRICS_VERSION_THIS, 1);
+	metrics_set(METRIC_START_TIME, 0, (double)util_now_ms() / 1000.0);
+	metrics_collector_add(collect_api, a);
 	/* a thread per core, two at least: answers wait for the database
 	 * suspended, not on a thread */
 	a->http = http_start(cfg->listen_host, cfg->listen_port,
@@ -668,6 +810,7 @@ api_stop(struct api *a)
 	/* the answers in flight first: they wait on the writer, which is
 	 * still running */
 	http_stop(a->http);
+	metrics_collector_remove(collect_api, a);
 	ingest_stop(a->ingest);
 	ledger_stop(a->ledger);
 	pool_free(a->pool);

@@ -545,6 +545,7 @@ disk_policy(struct daemon *d)
 			continue;
 		spool_save(&d->sp, v[i]);
 		freed = true;
+		metrics_count(METRIC_DISK_DELETIONS);
 		log_warn("RECORDINGS_DIR below DISK_MIN_FREE: deleted a finished "
 		    "recording's source (stored and announced)", "id", v[i]->id,
 		    "source", v[i]->source, "free_bytes", log_i64(a,

@@ -10,6 +10,7 @@ import shutil
 import time
 
 import api
+import prom
 from api import ApiCase
 from harness import sha256_file
 
@@ -76,6 +77,9 @@ class DiskMinFree(ApiCase):
         log = self.daemon_log()
         self.assertEqual(log.count("below DISK_MIN_FREE: deleted a "
                                    "finished recording's source"), 2, log)
+        m = prom.Scrape(self.api.get("/metrics").body.decode())
+        self.assertEqual(m.get("disk_deletions_total"), 2)
+        self.assertEqual(m.get("disk_nothing_to_free"), 0)
         for s in done[:2]:
             self.assertIn("source_deleted_at", self.jobs()[s.id])
         # the objects are still in storage, whole
@@ -100,6 +104,8 @@ class DiskMinFree(ApiCase):
         r = self.wait_until(degraded, 20, "health degraded")
         self.assertEqual(r.json["status"], "degraded")
         self.assertIn("DISK_MIN_FREE", r.json["recordings_disk"])
+        m = prom.Scrape(self.api.get("/metrics").body.decode())
+        self.assertEqual(m.get("disk_nothing_to_free"), 1)
         os.unlink(filler)
         self.wait_until(lambda: self.api.health().status == 200, 20,
                         "health ok again")
