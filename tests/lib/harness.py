@@ -175,11 +175,13 @@ class Daemon:
     strace: optional dict(trace="rename", inject="rename:signal=KILL:when=5",
     out=PATH) to run the daemon under strace -f --seccomp-bpf."""
 
-    def __init__(self, env, log_path, args=("run",), strace=None):
+    def __init__(self, env, log_path, args=("run",), strace=None,
+                 prefix=()):
         self.env = env
         self.log_path = log_path
         self.args = list(args)
         self.strace = strace
+        self.prefix = list(prefix)   # e.g. ip netns exec NAME
         self.proc = None
         self.child = None
         self.log_start = 0
@@ -193,6 +195,7 @@ class Daemon:
             if self.strace.get("inject"):
                 s += ["-e", "inject=" + self.strace["inject"]]
             cmd = s + cmd
+        cmd = self.prefix + cmd
         with open(self.log_path, "ab") as log:
             log.write(("---- %s %s\n" % (datetime.datetime.now().isoformat(),
                                          " ".join(cmd))).encode())

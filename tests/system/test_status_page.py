@@ -5,20 +5,19 @@ with its progress bar, bytes, part, rate and ETA; the finished recording
 with its links and sizes; failures and quarantined recordings with the
 exact `jibri-pipeline retry ID` (which then works); a hostile room name
 escaped everywhere; who may see it (loopback, else an API token; from
-the host's non-loopback address). Screenshots go to the test's directory
+a network namespace of the test's own). Screenshots go to the test's directory
 and to BUILD/test-output/."""
 import html
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import unittest
 
-from api import ApiCase, API_TOKENS, Client
-from harness import BUILD, SLOW, make_fixture
+from api import ApiCase, API_TOKENS
+from harness import BUILD, SLOW, Daemon, make_fixture
 from prom import promtool_check
 from receiver import free_port
 from s3stub import S3Stub
@@ -27,28 +26,6 @@ PART = 5 << 20
 # in a room name (no '/': it is a path segment of the meeting URL)
 HOSTILE = "room-<script>alert(1)<script-&\"'"
 OUTPUT = os.path.join(BUILD, "test-output")
-
-
-def non_loopback_address():
-    """An IPv4 address of this host that is not on the loopback
-    interface, or None."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        # a UDP "connect" sends nothing: it picks the source address
-        s.connect(("192.0.2.123", 9))
-        ip = s.getsockname()[0]
-    except OSError:
-        ip = None
-    finally:
-        s.close()
-    if ip and not ip.startswith("127."):
-        return ip
-    p = subprocess.run(["ip", "-o", "-4", "addr", "show"],
-                       capture_output=True, text=True)
-    for m in re.finditer(r"inet (\d+\.\d+\.\d+\.\d+)/", p.stdout):
-        if not m.group(1).startswith("127."):
-            return m.group(1)
-    return None
 
 
 class StatusPage(ApiCase):
@@ -251,33 +228,68 @@ class StatusPage(ApiCase):
         self.row(dom, "rec-" + f.id)
 
     def test_who_may_see_it(self):
-        """Loopback clients see the page; from the host's non-loopback
-        address only with one of API_TOKENS (401 without or with another
-        token; 403 when API_TOKENS is not set). /metrics needs none."""
-        ip = non_loopback_address()
-        if ip is None:
-            self.skipTest("this host has no non-loopback IPv4 address to "
-                          "connect from")
+        """Loopback clients see the page; from another address only with
+        one of API_TOKENS (401 without or with another token; 403 when
+        API_TOKENS is not set). /metrics needs none. The daemon and the
+        other client live in a network namespace of the test's own (a
+        second address on its lo): no traffic leaves that namespace."""
+        ns = "jp-page-%d" % os.getpid()
+        ip = "192.0.2.2"
+
+        def sh(*cmd):
+            p = subprocess.run(list(cmd), capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (" ".join(cmd),
+                                                        p.stderr))
+            return p.stdout
+
+        sh("ip", "netns", "add", ns)
+        self.addCleanup(subprocess.run, ["ip", "netns", "del", ns])
+        inside = ["ip", "netns", "exec", ns]
+        # a second address on the namespace's own lo: a client that
+        # connects to it comes from it, not from 127.0.0.0/8
+        sh(*inside, "ip", "link", "set", "lo", "up")
+        sh(*inside, "ip", "addr", "add", ip + "/32", "dev", "lo")
+
+        def get(host, path, token=None):
+            """(status, body) of a GET made inside the namespace."""
+            cmd = inside + ["curl", "-s", "-o", "-", "-w", "\n%{http_code}",
+                            "--max-time", "10"]
+            if token:
+                cmd += ["-H", "Authorization: Bearer " + token]
+            out = sh(*cmd, "http://%s:%d%s" % (host, self.port, path))
+            body, _, code = out.rpartition("\n")
+            return int(code), body
+
+        def start():
+            d = Daemon(self.environ(), self.log_path, prefix=inside).start()
+            self.daemons.append(d)
+            self.wait_until(lambda: "jibri-pipeline started" in d.log() or
+                            not d.alive(), 20, "the daemon to start")
+            self.assertTrue(d.alive(), d.log()[-2000:])
+            return d
+
         self.settings["LISTEN"] = "0.0.0.0:%d" % self.port
-        d = self.start_daemon()
-        self.page()
-        other = Client(self.port, host=ip)
-        r = other.get("/")
-        self.assert_error(r, 401, "Invalid API token")
-        r = other.get("/", token="not-a-token")
-        self.assert_error(r, 401, "Invalid API token")
-        r = other.get("/", token=API_TOKENS[1])
-        self.assertEqual(r.status, 200, r)
-        self.assertIn(b"<h2>Queue</h2>", r.body)
-        self.assertEqual(other.get("/metrics").status, 200)
+        d = start()
+        code, body = get("127.0.0.1", "/")
+        self.assertEqual(code, 200, body)
+        self.assertIn("<h2>Queue</h2>", body)
+        code, body = get(ip, "/")
+        self.assertEqual(code, 401, body)
+        self.assertEqual(json.loads(body)["detail"], "Invalid API token")
+        code, body = get(ip, "/", "not-a-token")
+        self.assertEqual(code, 401, body)
+        code, body = get(ip, "/", API_TOKENS[1])
+        self.assertEqual(code, 200, body)
+        self.assertIn("<h2>Queue</h2>", body)
+        self.assertEqual(get(ip, "/metrics")[0], 200)
         d.stop()
 
         self.settings.pop("API_TOKENS")
-        self.start_daemon()
-        r = other.get("/", token=API_TOKENS[1])
-        self.assert_error(r, 403, contains="loopback")
-        self.page()
-
+        start()
+        code, body = get(ip, "/", API_TOKENS[1])
+        self.assertEqual(code, 403, body)
+        self.assertIn("loopback", json.loads(body)["detail"])
+        self.assertEqual(get("127.0.0.1", "/")[0], 200)
 
 if __name__ == "__main__":
     unittest.main()
