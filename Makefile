@@ -151,7 +151,10 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/jibri-pipeline \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(BUILD)/jibri-pipeline $(BUILD)/jibri-finalize $(DESTDIR)$(BINDIR)
-	install -m 644 systemd/jibri-pipeline.service $(DESTDIR)$(SYSTEMDUNITDIR)
+	@# the unit names the programs where they are installed (BINDIR)
+	sed 's,/usr/local/bin/,$(BINDIR)/,g' systemd/jibri-pipeline.service > \
+		$(BUILD)/jibri-pipeline.service
+	install -m 644 $(BUILD)/jibri-pipeline.service $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/jibri-pipeline.conf
 	install -m 644 systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/jibri-pipeline.conf
 	@# uncompressed: man reads them so; the Debian package's dh_compress gzips
