@@ -19,23 +19,6 @@
  * term_text. JSON mode is escaped by jansson.
  */
 
-struct list {
-	struct job **v;
-	size_t n, cap;
-};
-
-static void
-collect(struct job *j, void *ctx)
-{
-	struct list *l = ctx;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = j;
-}
-
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
  * (overlong forms and surrogates included). */
 static size_t
@@ -116,16 +99,6 @@ static char *
 error_text(const char *v)
 {
 	return util_url_redact(v != NULL ? v : "");
-}
-
-static int
-by_created(const void *a, const void *b)
-{
-	const struct job *x = *(struct job *const *)a;
-	const struct job *y = *(struct job *const *)b;
-	const char *cx = x->created_at, *cy = y->created_at;
-
-	return strcmp(cx ? cx : "", cy ? cy : "");
 }
 
 /* How often --watch redraws. */
@@ -272,13 +245,11 @@ print_line(struct job *j)
 static void
 status_screen(struct config *cfg, struct spool *sp, bool as_json, bool all)
 {
-	struct list l = { 0 };
+	struct { struct job **v; size_t n; } l;
 	size_t i, pending, shown = 0, counts[JOB_QUARANTINED + 1] = { 0 };
 	int running;
 
-	spool_each_job(sp, collect, NULL, &l);
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), by_created);
+	l.v = jobview_jobs(sp, &l.n);
 	pending = spool_pending_requests(sp);
 	running = spool_locked_by_other(sp);
 	for (i = 0; i < l.n; i++)
@@ -324,9 +295,7 @@ status_screen(struct config *cfg, struct spool *sp, bool as_json, bool all)
 			printf("(%zu older finished jobs not shown: --all)\n",
 			    l.n - shown);
 	}
-	for (i = 0; i < l.n; i++)
-		job_free(l.v[i]);
-	free(l.v);
+	jobview_jobs_free(l.v, l.n);
 }
 
 int

@@ -172,21 +172,38 @@ jobview_by_created(const void *a, const void *b)
 	return strcmp(cx ? cx : "", cy ? cy : "");
 }
 
-json_t *
-jobview_list(const struct spool *sp)
+struct job **
+jobview_jobs(const struct spool *sp, size_t *n)
 {
 	struct jobview_list l = { 0 };
-	json_t *out = json_array();
-	size_t i;
 
 	spool_each_job(sp, jobview_collect, NULL, &l);
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), jobview_by_created);
-	for (i = 0; i < l.n; i++) {
-		json_array_append_new(out, jobview_summary(l.v[i]));
-		job_free(l.v[i]);
-	}
-	free(l.v);
+	*n = l.n;
+	return l.v;
+}
+
+void
+jobview_jobs_free(struct job **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		job_free(v[i]);
+	free(v);
+}
+
+json_t *
+jobview_list(const struct spool *sp)
+{
+	json_t *out = json_array();
+	size_t i, n;
+	struct job **v = jobview_jobs(sp, &n);
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, jobview_summary(v[i]));
+	jobview_jobs_free(v, n);
 	return out;
 }
 

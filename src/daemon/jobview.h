@@ -25,8 +25,12 @@
  */
 json_t *jobview_summary(struct job *j);
 
-/* Every job file in the spool, oldest first (created_at), as summaries
- * in a new array. */
+/* Every job file in the spool, oldest first (created_at): *n loaded jobs
+ * (free them with jobview_jobs_free). */
+struct job **jobview_jobs(const struct spool *sp, size_t *n);
+void jobview_jobs_free(struct job **v, size_t n);
+
+/* The same as summaries in a new array. */
 json_t *jobview_list(const struct spool *sp);
 
 /* The summary of job id (32 hex digits) read from the spool, or NULL
