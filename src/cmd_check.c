@@ -197,6 +197,24 @@ check_service_read(const struct service_user *u, const char *label,
 
 /* The env file and the NAME_FILE secrets, as the service user would read
  * them: the number of problems. */
+/* A directory check created while running as root (STATE_DIR, file://
+ * storage): the daemon runs as the service user with Jibri's group
+ * (Group=jibri in the unit) and must be able to write in it. Without such
+ * a user nothing changes. */
+static void
+give_to_service(const char *dir, const char *user)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (geteuid() != 0 || (pw = getpwnam(user)) == NULL)
+		return;
+	gr = getgrnam("jibri");
+	if (chown(dir, pw->pw_uid, gr != NULL ? gr->gr_gid : pw->pw_gid) < 0)
+		fprintf(stderr, "warning: %s: cannot give it to %s: %s\n", dir,
+		    user, strerror(errno));
+}
+
 static int
 check_service_user(const struct config *cfg, const char *name, bool asked)
 {
@@ -284,7 +302,7 @@ check_main(int argc, char **argv)
 	struct store *st;
 	struct stat sb;
 	char err[1024], *url, *msg;
-	bool asked = false;
+	bool asked = false, state_new, store_new;
 	int problems = 0, a;
 
 	for (a = 1; a < argc; a++) {
@@ -319,6 +337,9 @@ check_main(int argc, char **argv)
 		    "this user: %s\n", cfg->recordings_dir, strerror(errno));
 		problems++;
 	}
+	state_new = stat(cfg->state_dir, &sb) < 0;
+	store_new = cfg->storage_path != NULL &&
+	    stat(cfg->storage_path, &sb) < 0;
 	if (fs_mkdirs(cfg->state_dir, 0750) < 0 ||
 	    access(cfg->state_dir, W_OK | X_OK) < 0) {
 		fprintf(stderr, "error: STATE_DIR: `%s' cannot be created or "
@@ -337,6 +358,11 @@ check_main(int argc, char **argv)
 	}
 	store_close(st);
 	curl_global_cleanup();
+	/* what check made as root is the service's to write in */
+	if (state_new)
+		give_to_service(cfg->state_dir, user);
+	if (store_new)
+		give_to_service(cfg->storage_path, user);
 	problems += check_database(cfg);
 	config_unref(cfg);
 	if (problems > 0)

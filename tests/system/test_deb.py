@@ -15,6 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FRESH_BOX = os.path.join(os.path.dirname(ROOT), "shared", "tools",
                          "fresh-box")
+# a recording without audio (the package host has no ffmpeg to make one)
+MEDIA = os.path.join(ROOT, "fixtures", "noaudio.mp4")
 
 
 def read(rel):
@@ -194,13 +196,31 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' |
 	install -m 640 -g jibri-pipeline /dev/stdin /etc/jibri-pipeline/webhook-secret
 useradd --system --no-create-home -g jibri jibri
 install -d -o jibri -g jibri -m 2775 /var/recordings/session-1
-touch /var/recordings/session-1/room_2025-01-15-10-30-00.mp4
+install -o jibri -g jibri -m 640 /root/MEDIA /var/recordings/session-1/room_2025-01-15-10-30-00.mp4
 jibri-pipeline check >/tmp/check.log 2>&1
 say "check-configured: $?"
 sed 's/^/@@ check-configured-says: /' /tmp/check.log | head -n 4
 runuser -u jibri -- jibri-finalize /var/recordings/session-1 >/tmp/finalize.log 2>&1
 say "finalize-as-jibri: $?"
 say "requests: $(ls /var/lib/jibri-pipeline/incoming | wc -l)"
+
+# the daemon as the unit runs it: its own user, Jibri's group, its own
+# group added (no systemd here: runuser does what the unit says); no
+# receiver for the webhook on this host
+echo WEBHOOK_URL=none >>/etc/jibri-pipeline/env
+runuser -u jibri-pipeline -g jibri -G jibri-pipeline -- \
+	jibri-pipeline run >/tmp/daemon.log 2>&1 &
+daemon=$!
+for i in $(seq 1 100); do
+	grep -q '"state": "done"' /var/lib/jibri-pipeline/jobs/*.json 2>/dev/null && break
+	sleep 0.2
+done
+kill $daemon; wait $daemon
+say "daemon-exit: $?"
+say "job: $(grep -ho '"state": "[a-z]*"' /var/lib/jibri-pipeline/jobs/*.json)"
+say "stored: $(cd /var/lib/jibri-pipeline/storage 2>/dev/null && find . -type f -printf '%P %u\n' | sort | tr '\n' ';')"
+grep -E 'level=(warn|error)' /tmp/daemon.log | head -n 5 | sed 's/^/@@ daemon-says: /'
+say "security: $(systemd-analyze security --offline=yes /lib/systemd/system/jibri-pipeline.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')"
 
 quiet remove apt-get remove -y -q jibri-pipeline || exit 1
 say "removed: env $(where /etc/jibri-pipeline/env), state $(where /var/lib/jibri-pipeline), program $(where /usr/bin/jibri-pipeline), unit $(where /lib/systemd/system/jibri-pipeline.service)"
@@ -256,11 +276,13 @@ class DebPackage(unittest.TestCase):
             script = os.path.join(tmp, "deb-install-test.sh")
             with open(script, "w") as f:
                 f.write(INSTALL_SCRIPT.replace(
-                    "/root/DEB", "/root/" + os.path.basename(cls.deb)))
+                    "/root/DEB", "/root/" + os.path.basename(cls.deb))
+                    .replace("/root/MEDIA", "/root/" + os.path.basename(
+                        MEDIA)))
             p = subprocess.run(
                 ["python3", FRESH_BOX, "--cmd",
                  "bash /root/deb-install-test.sh", "--copy", script,
-                 "--copy", cls.deb, "--timeout", "900"],
+                 "--copy", cls.deb, "--copy", MEDIA, "--timeout", "900"],
                 cwd=ROOT, capture_output=True, text=True, timeout=2400)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -380,6 +402,24 @@ class DebPackage(unittest.TestCase):
     def test_finalize_as_jibri(self):
         self.assertEqual(self.one("finalize-as-jibri"), "0")
         self.assertEqual(self.one("requests"), "1")
+
+    def test_daemon_as_its_user(self):
+        """The installed daemon, run as the unit runs it, takes the
+        recording jibri-finalize (as jibri) handed over and stores it; the
+        stored files are its user's."""
+        self.assertEqual(self.one("job"), '"state": "done"',
+                         self.box.get("daemon-says"))
+        stored = [x for x in self.one("stored").split(";") if x]
+        self.assertEqual(sorted(f.split()[0].rsplit("/", 1)[1]
+                                for f in stored),
+                         ["manifest.json", "recording.mp4"], stored)
+        for f in stored:
+            self.assertTrue(f.endswith(" jibri-pipeline"), stored)
+
+    def test_unit_sandbox(self):
+        """systemd-analyze security --offline=yes of the installed unit:
+        1.5 at most (OK)."""
+        self.assertLessEqual(float(self.one("security")), 1.5)
 
     def test_remove_and_purge(self):
         self.assertEqual(self.one("removed"), "env present, state present, "
