@@ -5,6 +5,7 @@ keys of src/base/config.c, the commands of src/main.c)."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -256,7 +257,15 @@ class DebPackage(unittest.TestCase):
         cls.deb = os.path.join(out, debs[0])
         cls.changes = [os.path.join(out, f) for f in os.listdir(out)
                        if f.endswith(".changes")]
-        cls.box = cls.fresh_install()
+        # fresh-box runs the suite in a chroot, where another fresh-box
+        # cannot make its root (no mount propagation there): the install
+        # checks need the machine itself, as CI has it
+        cls.box = None
+        if socket.gethostname() == "fresh-box":
+            cls.box_skip = ("inside a fresh-box root: a fresh Debian root "
+                            "cannot be made from a chroot")
+        else:
+            cls.box = cls.fresh_install()
 
     @classmethod
     def fresh_install(cls):
@@ -297,6 +306,15 @@ class DebPackage(unittest.TestCase):
                                  "failed (fresh-box exit %d):\n%s" % (
                                      p.returncode, cls.box_out[-6000:]))
         return found
+
+    # the tests that read what the fresh install found
+    ON_THE_BOX = ("test_fresh_install", "test_check_fails_until_configured",
+                  "test_finalize_as_jibri", "test_daemon_as_its_user",
+                  "test_unit_sandbox", "test_remove_and_purge")
+
+    def setUp(self):
+        if self.box is None and self._testMethodName in self.ON_THE_BOX:
+            self.skipTest(self.box_skip)
 
     def one(self, name):
         self.assertIn(name, self.box, self.box_out[-4000:])

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from api import ApiCase, API_TOKENS
-from harness import BUILD, SLOW, Daemon, make_fixture
+from harness import BUILD, PIPELINE, SLOW, make_fixture
 from prom import promtool_check
 from receiver import free_port
 from s3stub import S3Stub
@@ -231,65 +231,70 @@ class StatusPage(ApiCase):
         """Loopback clients see the page; from another address only with
         one of API_TOKENS (401 without or with another token; 403 when
         API_TOKENS is not set). /metrics needs none. The daemon and the
-        other client live in a network namespace of the test's own (a
-        second address on its lo): no traffic leaves that namespace."""
-        ns = "jp-page-%d" % os.getpid()
+        other client run in a network namespace of the test's own
+        (unshare --net, a second address on its lo): no traffic leaves
+        it."""
         ip = "192.0.2.2"
-
-        def sh(*cmd):
-            p = subprocess.run(list(cmd), capture_output=True, text=True)
-            self.assertEqual(p.returncode, 0, "%s: %s" % (" ".join(cmd),
-                                                        p.stderr))
-            return p.stdout
-
-        sh("ip", "netns", "add", ns)
-        self.addCleanup(subprocess.run, ["ip", "netns", "del", ns])
-        inside = ["ip", "netns", "exec", ns]
-        # a second address on the namespace's own lo: a client that
-        # connects to it comes from it, not from 127.0.0.0/8
-        sh(*inside, "ip", "link", "set", "lo", "up")
-        sh(*inside, "ip", "addr", "add", ip + "/32", "dev", "lo")
-
-        def get(host, path, token=None):
-            """(status, body) of a GET made inside the namespace."""
-            cmd = inside + ["curl", "-s", "-o", "-", "-w", "\n%{http_code}",
-                            "--max-time", "10"]
-            if token:
-                cmd += ["-H", "Authorization: Bearer " + token]
-            out = sh(*cmd, "http://%s:%d%s" % (host, self.port, path))
-            body, _, code = out.rpartition("\n")
-            return int(code), body
-
-        def start():
-            d = Daemon(self.environ(), self.log_path, prefix=inside).start()
-            self.daemons.append(d)
-            self.wait_until(lambda: "jibri-pipeline started" in d.log() or
-                            not d.alive(), 20, "the daemon to start")
-            self.assertTrue(d.alive(), d.log()[-2000:])
-            return d
-
+        script = r"""
+set -u
+ip link set lo up && ip addr add @IP@/32 dev lo || exit 3
+get() { # HOST PATH [TOKEN]
+	if [ $# -ge 3 ]; then
+		curl -s -o /tmp/body.$$ -w '%{http_code}' --max-time 10 \
+		    -H "Authorization: Bearer $3" "http://$1:@PORT@$2"
+	else
+		curl -s -o /tmp/body.$$ -w '%{http_code}' --max-time 10 \
+		    "http://$1:@PORT@$2"
+	fi
+	printf ' %s\n' "$(tr -d '\n' </tmp/body.$$)"
+	rm -f /tmp/body.$$
+}
+run() { # NAME: the daemon with or without API_TOKENS, then the requests
+	"$@" @PIPELINE@ run >>@LOG@ 2>&1 &
+	d=$!
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:@PORT@/metrics" && break
+		sleep 0.1
+	done
+}
+run env
+echo "@@ loopback $(get 127.0.0.1 /)"
+echo "@@ other $(get @IP@ /)"
+echo "@@ other-bad $(get @IP@ / not-a-token)"
+echo "@@ other-token $(get @IP@ / @TOKEN@)"
+echo "@@ metrics $(get @IP@ /metrics)"
+kill $d; wait $d
+run env -u API_TOKENS
+echo "@@ unset $(get @IP@ / @TOKEN@)"
+echo "@@ unset-loopback $(get 127.0.0.1 /)"
+kill $d; wait $d
+"""
+        for k, v in (("@IP@", ip), ("@PORT@", str(self.port)),
+                     ("@TOKEN@", API_TOKENS[1]), ("@LOG@", self.log_path),
+                     ("@PIPELINE@", PIPELINE)):
+            script = script.replace(k, v)
         self.settings["LISTEN"] = "0.0.0.0:%d" % self.port
-        d = start()
-        code, body = get("127.0.0.1", "/")
-        self.assertEqual(code, 200, body)
-        self.assertIn("<h2>Queue</h2>", body)
-        code, body = get(ip, "/")
-        self.assertEqual(code, 401, body)
-        self.assertEqual(json.loads(body)["detail"], "Invalid API token")
-        code, body = get(ip, "/", "not-a-token")
-        self.assertEqual(code, 401, body)
-        code, body = get(ip, "/", API_TOKENS[1])
-        self.assertEqual(code, 200, body)
-        self.assertIn("<h2>Queue</h2>", body)
-        self.assertEqual(get(ip, "/metrics")[0], 200)
-        d.stop()
-
-        self.settings.pop("API_TOKENS")
-        start()
-        code, body = get(ip, "/", API_TOKENS[1])
-        self.assertEqual(code, 403, body)
-        self.assertIn("loopback", json.loads(body)["detail"])
-        self.assertEqual(get("127.0.0.1", "/")[0], 200)
+        p = subprocess.run(["unshare", "--net", "bash", "-c", script],
+                           env=self.environ(), capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        got = {}
+        for line in p.stdout.splitlines():
+            if line.startswith("@@ "):
+                name, code, body = (line[3:].split(" ", 2) + [""])[:3]
+                got[name] = (int(code), body)
+        self.assertEqual(got["loopback"][0], 200, got)
+        self.assertIn("<h2>Queue</h2>", got["loopback"][1])
+        self.assertEqual(got["other"][0], 401, got)
+        self.assertEqual(json.loads(got["other"][1])["detail"],
+                         "Invalid API token")
+        self.assertEqual(got["other-bad"][0], 401, got)
+        self.assertEqual(got["other-token"][0], 200, got)
+        self.assertIn("<h2>Queue</h2>", got["other-token"][1])
+        self.assertEqual(got["metrics"][0], 200, got)
+        self.assertEqual(got["unset"][0], 403, got)
+        self.assertIn("loopback", json.loads(got["unset"][1])["detail"])
+        self.assertEqual(got["unset-loopback"][0], 200, got)
 
 if __name__ == "__main__":
     unittest.main()
