@@ -67,10 +67,13 @@ class SalvageDaemon(PipelineCase):
         return d.json
 
     def finished(self, jid, timeout=60):
-        """The job once it is done, quarantined or failed (a test that
-        expects one of them fails at once on another)."""
+        """The job once it is done, quarantined or failed for good (a
+        test that expects one of them fails at once on another); a failure
+        that is retried by itself (a webhook delivery that broke off) is
+        waited out."""
         return self.wait_job(jid, ("done", "quarantined", "failed"),
-                             timeout=timeout)
+                             timeout=timeout, pred=lambda j: j["state"] !=
+                             "failed" or not j.get("next_attempt_at"))
 
     def assert_salvaged(self, s, j, end, source):
         """Job j of the killed recording s (its first end bytes the ground
