@@ -161,7 +161,11 @@ mdatwalk_video(struct mdatwalk_src *s, uint64_t pos, uint64_t end,
 		if (h == NULL)
 			break;
 		n = mdatwalk_rb32(h);
-		if (n < 2 || n > MDATWALK_NAL_MAX)
+		/* no frame is larger than its macroblocks sent raw (384 bytes
+		 * each in 4:2:0, and their headers): a length beyond that is
+		 * not one, whatever follows it */
+		if (n < 2 || n > MDATWALK_NAL_MAX || q + 4 + n - pos >
+		    (uint64_t)p->mbs * 400 + 65536)
 			break;
 		hl = n < MDATWALK_HEAD ? (size_t)n : MDATWALK_HEAD;
 		if (q + 4 + hl > end)
