@@ -69,9 +69,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "data", i);
 		prev_end = m->off + m->size;
 		if (m->audio) {
+			/* taken by the check, or the one way its run splits
+			 * (which needs no check): a frame's size either way */
 			a++;
-			FUZZ_CHECK(fake_aac_ok(NULL, data + m->off, m->size),
-			    "audio sample %zu was not accepted", i);
+			FUZZ_CHECK(m->size >= 2 && m->size <= 2 * MDATWALK_AAC_MAX,
+			    "audio sample %zu: %u bytes", i, m->size);
 		} else {
 			v++;
 			k += m->key;
